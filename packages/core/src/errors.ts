@@ -1,0 +1,39 @@
+/** Base class of every error tidemark throws on purpose. */
+export class TidemarkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A commit broke the commit invariants: its parent is not the stored pointer,
+ * or its block does not advance past its parent. `run` never retries it: it
+ * releases the lock and starts over from what is stored.
+ */
+export class InvalidCommitError extends TidemarkError {}
+
+/** A call was structurally wrong (not a Uint8Array, empty block, empty name). `run` treats it as fatal. */
+export class InvalidArgumentError extends TidemarkError {}
+
+/**
+ * The setup cannot work until an operator acts: a missing table, bad
+ * credentials, an unreachable endpoint once retries are exhausted. `run`
+ * rejects with it instead of retrying forever.
+ */
+export class ConfigurationError extends TidemarkError {}
+
+/** The lock was lost (or the lease given to a commit is no longer the current holding). */
+export class LockLostError extends TidemarkError {}
+
+/** Stored data does not have the shape tidemark wrote (a pointer that is not bytes, a lock record missing fields). */
+export class CorruptRecordError extends TidemarkError {}
+
+/** Thrown when `isInvalidCommit` style checks need to cross package copies (two installed versions of core). */
+export function isTidemarkError<T extends TidemarkError>(
+  error: unknown,
+  type: abstract new (...args: never[]) => T,
+): error is T {
+  if (error instanceof type) return true;
+  return error instanceof Error && error.name === type.name;
+}

@@ -1,0 +1,47 @@
+export { isAbortFrom, raceAbort, sleep } from "./abort.js";
+export { type BackoffOptions, backoffDelay, withJitter } from "./backoff.js";
+export {
+  BoundedResultQueue,
+  type BoundedResultQueueOptions,
+  DEFAULT_RESULT_QUEUE_BOUND,
+} from "./bounded-result-queue.js";
+export { assertIngestorName, parentMismatch, validateCommit, validateReset } from "./commit-rules.js";
+export type { CommitOptions, Committer, ReadOptions } from "./committer.js";
+export {
+  ConfigurationError,
+  CorruptRecordError,
+  InvalidArgumentError,
+  InvalidCommitError,
+  isTidemarkError,
+  LockLostError,
+  TidemarkError,
+} from "./errors.js";
+export type { RunEvent, RunEventListener, RunStage } from "./events.js";
+export type { Ingestor } from "./ingestor.js";
+export type { DistributedLock, Lease, LockState } from "./lock.js";
+export { type Logger, silentLogger } from "./logger.js";
+export { MemoryCommitState, MemoryCommitter, type MemoryCommitterOptions } from "./memory/memory-committer.js";
+export { MemoryHistoryStore, type MemoryHistoryStoreOptions } from "./memory/memory-history-store.js";
+export { MemoryLock, type MemoryLockOptions, MemoryLockServer } from "./memory/memory-lock.js";
+export {
+  type SequenceEntry,
+  SequenceIngestor,
+  type SequenceIngestorOptions,
+  sequenceCodec,
+} from "./memory/sequence-ingestor.js";
+export type { Metrics } from "./metrics.js";
+export {
+  assertPointer,
+  assertPointerOrNull,
+  comparePointers,
+  copyPointer,
+  type Pointer,
+  pointerFromHex,
+  pointerFromNumber,
+  pointersEqual,
+  pointerToBigInt,
+  pointerToHex,
+} from "./pointer.js";
+export type { Result, ResultQueue } from "./result.js";
+export { type RunOptions, run } from "./run.js";
+export type { AccountHistoryQuery, HistoryCodec, HistoryReader, WriteOptions, Writer } from "./writer.js";
