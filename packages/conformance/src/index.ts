@@ -1,0 +1,14 @@
+export {
+  committerBasics,
+  committerConcurrency,
+  committerIsolation,
+  committerPointers,
+  committerRejections,
+  committerReset,
+  describeCommitter,
+} from "./committer-suite.js";
+export { describeIngestor, ingestorAbort, ingestorBuffer, ingestorChain, ingestorWritesFirst } from "./ingestor-suite.js";
+export { type Interval, overlaps } from "./intervals.js";
+export { describeLock, lockBasics, lockContention, lockFencing, lockTakeover, lockWaiting } from "./lock-suite.js";
+export { uniqueName } from "./names.js";
+export type { CommitterSuiteOptions, IngestorSuiteOptions, LockSuiteOptions, RawPointerReader } from "./options.js";

@@ -1,0 +1,50 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect, it } from "vitest";
+
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
+
+interface JsonReport {
+  testResults: { assertionResults: { fullName: string; status: string }[] }[];
+}
+
+// The kit must be able to fail: run the lock suite against a lock that does nothing.
+it("fails every safety test of the lock suite when the lock does nothing", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tidemark-control-"));
+  try {
+    const output = join(dir, "report.json");
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("VITEST")));
+    await new Promise<void>((resolve) => {
+      execFile(
+        join(packageDir, "node_modules", ".bin", "vitest"),
+        ["run", "--config", "test/control/vitest.config.ts", "--reporter=json", `--outputFile=${output}`],
+        { cwd: packageDir, env, timeout: 120_000 },
+        () => resolve(),
+      );
+    });
+    const report = JSON.parse(await readFile(output, "utf8")) as JsonReport;
+    const statuses = new Map(
+      report.testResults.flatMap((file) => file.assertionResults.map((t) => [t.fullName, t.status] as const)),
+    );
+    const mustFail = [
+      "gives exclusive access to one holder per key",
+      "returns the same lease when locked again by its holder",
+      "rejects a waiting lock() within a second of its signal aborting, and never acquires afterwards",
+      "hands the lock to a waiter within one poll interval of unlock",
+      "never lets 8 contenders overlap, and all of them acquire",
+      "lets a contender take over a crashed holder's lock, not before the lease ran out",
+      "aborts the holder's lease signal soon after the lock is taken away",
+      "rejects a frozen holder's fenced commit after a contender acquired, leaving the pointer unchanged",
+    ];
+    for (const title of mustFail) {
+      const found = [...statuses].find(([name]) => name.endsWith(title));
+      expect(found, `control test "${title}" ran`).toBeDefined();
+      expect(found?.[1], `control test "${title}"`).toBe("failed");
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 180_000);
