@@ -23,6 +23,8 @@ export interface SequenceIngestorOptions {
   readonly concurrency?: number;
   /** Result buffer bound (default 64). */
   readonly bound?: number;
+  /** After `lastBlock`, keep the queue open (a chain waiting for its next block) instead of ending it. */
+  readonly holdOpenAtEnd?: boolean;
   /** Return an error to make that block's result fail. */
   readonly failure?: (block: bigint) => unknown;
 }
@@ -78,7 +80,7 @@ export class SequenceIngestor implements Ingestor<SequenceEntry> {
       previous = pointerFromNumber(block);
       block++;
     }
-    queue.end();
+    if (!this.#options.holdOpenAtEnd) queue.end();
   }
 
   async #process(signal: AbortSignal, writer: Writer<SequenceEntry>, parent: Pointer | null, n: bigint): Promise<Result> {
