@@ -1,0 +1,132 @@
+import type { StatementSync } from "node:sqlite";
+import {
+  type CommitOptions,
+  type Committer,
+  CorruptRecordError,
+  InvalidCommitError,
+  type Lease,
+  LockLostError,
+  type Pointer,
+  parentMismatch,
+  pointerToHex,
+  type ReadOptions,
+  assertIngestorName,
+  validateCommit,
+  validateReset,
+} from "@tidemark/core";
+import { assertTableName, type Connection, connect, type DatabaseSource, wrapMissingTable } from "./database.js";
+import { createCommitTable, defaultTables } from "./schema.js";
+
+export interface SqliteCommitterOptions extends DatabaseSource {
+  /** Table of commit pointers, one row per ingestor (default `tidemark_commits`). */
+  readonly table?: string;
+  /** Create the table if it is missing (default true); when false a missing table is a `ConfigurationError`. */
+  readonly createTables?: boolean;
+}
+
+interface CommitRow {
+  latest: unknown;
+  fence: number | bigint | null;
+}
+
+/**
+ * Commit pointers in a SQLite table. Each commit is one conditional upsert,
+ * atomic across processes sharing the file. Fencing raises a fence on the
+ * commit row at acquisition (`fence`); a fenced commit must carry that token.
+ */
+export class SqliteCommitter implements Committer {
+  readonly table: string;
+  readonly #connection: Connection;
+  readonly #commit: StatementSync;
+  readonly #read: StatementSync;
+  readonly #reset: StatementSync;
+  readonly #insertIfAbsent: StatementSync;
+  readonly #fence: StatementSync;
+
+  constructor(options: SqliteCommitterOptions) {
+    this.table = assertTableName(options.table ?? defaultTables.commits, "commit table");
+    this.#connection = connect(options, "committer");
+    const { db } = this.#connection;
+    if (options.createTables !== false) createCommitTable(db, this.table);
+    try {
+      // The first commit is accepted whatever its parent; later ones only on top of the stored pointer.
+      this.#commit = db.prepare(`INSERT INTO ${this.table} (ingestor, latest) VALUES (:ingestor, :block)
+        ON CONFLICT (ingestor) DO UPDATE SET latest = excluded.latest
+        WHERE (latest IS NULL OR latest = :parent) AND (:token IS NULL OR fence IS NULL OR fence = :token)`);
+      this.#read = db.prepare(`SELECT latest, fence FROM ${this.table} WHERE ingestor = :ingestor`);
+      this.#reset = db.prepare(`UPDATE ${this.table} SET latest = :block
+        WHERE ingestor = :ingestor AND latest IS :expected`);
+      this.#insertIfAbsent = db.prepare(`INSERT INTO ${this.table} (ingestor, latest) VALUES (:ingestor, :block)
+        ON CONFLICT (ingestor) DO UPDATE SET latest = excluded.latest WHERE latest IS NULL`);
+      this.#fence = db.prepare(`INSERT INTO ${this.table} (ingestor, latest, fence) VALUES (:ingestor, NULL, :token)
+        ON CONFLICT (ingestor) DO UPDATE SET fence = :token WHERE fence IS NULL OR fence < :token`);
+    } catch (error) {
+      this.close();
+      throw wrapMissingTable(error, this.table, this.#connection.label);
+    }
+  }
+
+  async commit(ingestor: string, parent: Pointer | null, block: Pointer, options: CommitOptions = {}): Promise<void> {
+    validateCommit(ingestor, parent, block);
+    options.signal?.throwIfAborted();
+    const lease = options.lease;
+    if (lease?.signal.aborted) {
+      throw new LockLostError(`sqlite commit for "${ingestor}" rejected: the lease given with it was already lost`);
+    }
+    const token = lease?.token ?? null;
+    const { changes } = this.#commit.run({ ingestor, block, parent: parent ?? null, token });
+    if (changes === 1) return;
+    const row = this.#row(ingestor);
+    if (token !== null && row?.fence != null && BigInt(row.fence) !== token) {
+      throw new LockLostError(
+        `sqlite commit for "${ingestor}" rejected: lease token ${token} is not the current fence ${row.fence}`,
+      );
+    }
+    throw parentMismatch(ingestor, parent, this.#pointer(ingestor, row));
+  }
+
+  async latest(ingestor: string, options: ReadOptions = {}): Promise<Pointer | null> {
+    assertIngestorName(ingestor);
+    options.signal?.throwIfAborted();
+    return this.#pointer(ingestor, this.#row(ingestor));
+  }
+
+  async reset(ingestor: string, expected: Pointer | null, block: Pointer, options: ReadOptions = {}): Promise<void> {
+    validateReset(ingestor, expected, block);
+    options.signal?.throwIfAborted();
+    const { changes } =
+      expected === null
+        ? this.#insertIfAbsent.run({ ingestor, block })
+        : this.#reset.run({ ingestor, block, expected });
+    if (changes === 1) return;
+    const stored = this.#pointer(ingestor, this.#row(ingestor));
+    throw new InvalidCommitError(
+      `sqlite reset of "${ingestor}" rejected: expected ${pointerToHex(expected)}, stored ${pointerToHex(stored)}`,
+    );
+  }
+
+  async fence(ingestor: string, lease: Lease, options: ReadOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    if (lease.token === null) return;
+    this.#fence.run({ ingestor, token: lease.token });
+  }
+
+  /** Closes the connection if this committer opened it. */
+  close(): void {
+    if (this.#connection.owned && this.#connection.db.isOpen) this.#connection.db.close();
+  }
+
+  #row(ingestor: string): CommitRow | undefined {
+    return this.#read.get({ ingestor }) as CommitRow | undefined;
+  }
+
+  #pointer(ingestor: string, row: CommitRow | undefined): Pointer | null {
+    if (row === undefined || row.latest === null) return null;
+    if (!(row.latest instanceof Uint8Array) || row.latest.length === 0) {
+      throw new CorruptRecordError(
+        `sqlite table "${this.table}" (${this.#connection.label}): "latest" of ingestor "${ingestor}" is not a non-empty BLOB`,
+      );
+    }
+    return new Uint8Array(row.latest);
+  }
+}

@@ -1,0 +1,129 @@
+import type { StatementSync } from "node:sqlite";
+import {
+  type AccountHistoryQuery,
+  assertIngestorName,
+  type HistoryCodec,
+  type HistoryReader,
+  InvalidArgumentError,
+  type Pointer,
+  type WriteOptions,
+  type Writer,
+} from "@tidemark/core";
+import { assertTableName, type Connection, connect, type DatabaseSource, wrapMissingTable } from "./database.js";
+import { createCommitTable, createHistoryTables, defaultTables } from "./schema.js";
+
+export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
+  /** Tells the store how to identify, index and serialise entries (e.g. `kinHistoryCodec` from `@tidemark/kin`). */
+  readonly codec: HistoryCodec<E>;
+  /** The ingestor whose committed pointer bounds what readers see (e.g. `history_KIN4`). */
+  readonly ingestor: string;
+  /** Entry table (default `tidemark_history`). */
+  readonly table?: string;
+  /** Account index table (default `tidemark_history_accounts`). */
+  readonly accountTable?: string;
+  /** The committer's table in the same file, read for visibility (default `tidemark_commits`). */
+  readonly commitTable?: string;
+  /** Create the tables if missing (default true). */
+  readonly createTables?: boolean;
+}
+
+interface EntryRow {
+  entry: Uint8Array;
+}
+
+/**
+ * Ingested entries in the same SQLite file as the commit pointers. Writes are
+ * idempotent per transaction id; every read joins the committed pointer in the
+ * same statement, so a block written but not yet committed stays invisible.
+ */
+export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
+  readonly ingestor: string;
+  readonly #codec: HistoryCodec<E>;
+  readonly #connection: Connection;
+  readonly #insertEntry: StatementSync;
+  readonly #insertAccount: StatementSync;
+  readonly #byId: StatementSync;
+  readonly #accountAsc: StatementSync;
+  readonly #accountDesc: StatementSync;
+  readonly #range: StatementSync;
+
+  constructor(options: SqliteHistoryStoreOptions<E>) {
+    assertIngestorName(options.ingestor);
+    this.ingestor = options.ingestor;
+    this.#codec = options.codec;
+    const history = assertTableName(options.table ?? defaultTables.history, "history table");
+    const accounts = assertTableName(options.accountTable ?? defaultTables.historyAccounts, "account table");
+    const commits = assertTableName(options.commitTable ?? defaultTables.commits, "commit table");
+    this.#connection = connect(options, "history store");
+    const { db } = this.#connection;
+    if (options.createTables !== false) {
+      createHistoryTables(db, history, accounts);
+      createCommitTable(db, commits);
+    }
+    const committed = `(SELECT latest FROM ${commits} WHERE ingestor = :ingestor)`;
+    try {
+      this.#insertEntry = db.prepare(`INSERT INTO ${history} (ingestor, tx_id, block, ordering_key, entry)
+        VALUES (:ingestor, :id, :block, :key, :entry) ON CONFLICT DO NOTHING`);
+      this.#insertAccount = db.prepare(`INSERT INTO ${accounts} (ingestor, account, ordering_key, tx_id)
+        VALUES (:ingestor, :account, :key, :id) ON CONFLICT DO NOTHING`);
+      this.#byId = db.prepare(`SELECT entry FROM ${history}
+        WHERE ingestor = :ingestor AND tx_id = :id AND block <= ${committed}`);
+      const accountQuery = (order: "ASC" | "DESC", cursor: string) => `SELECT h.entry FROM ${accounts} a
+        JOIN ${history} h ON h.ingestor = a.ingestor AND h.tx_id = a.tx_id
+        WHERE a.ingestor = :ingestor AND a.account = :account AND h.block <= ${committed}
+          AND (:cursor IS NULL OR a.ordering_key ${cursor} :cursor)
+        ORDER BY a.ordering_key ${order}, a.tx_id ${order} LIMIT :limit`;
+      this.#accountAsc = db.prepare(accountQuery("ASC", ">"));
+      this.#accountDesc = db.prepare(accountQuery("DESC", "<"));
+      this.#range = db.prepare(`SELECT entry FROM ${history}
+        WHERE ingestor = :ingestor AND block >= :from AND block <= :to AND block <= ${committed}
+        ORDER BY ordering_key, tx_id`);
+    } catch (error) {
+      this.close();
+      throw wrapMissingTable(error, history, this.#connection.label);
+    }
+  }
+
+  async write(entry: E, options: WriteOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    const id = this.#codec.transactionId(entry);
+    const key = this.#codec.orderingKey(entry);
+    const { changes } = this.#insertEntry.run({
+      ingestor: this.ingestor,
+      id,
+      block: this.#codec.block(entry),
+      key,
+      entry: this.#codec.encode(entry),
+    });
+    // Already stored: a re-ingested block adds nothing.
+    if (changes === 0) return;
+    for (const account of new Set(this.#codec.accounts(entry))) {
+      this.#insertAccount.run({ ingestor: this.ingestor, account, key, id });
+    }
+  }
+
+  async getTransaction(id: Uint8Array): Promise<E | null> {
+    const row = this.#byId.get({ ingestor: this.ingestor, id }) as EntryRow | undefined;
+    return row === undefined ? null : this.#codec.decode(row.entry);
+  }
+
+  async getAccountHistory(account: string, query: AccountHistoryQuery = {}): Promise<E[]> {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`history query limit must be a positive integer, got ${limit}`);
+    }
+    const statement = query.order === "desc" ? this.#accountDesc : this.#accountAsc;
+    const rows = statement.all({ ingestor: this.ingestor, account, cursor: query.cursor ?? null, limit }) as unknown as EntryRow[];
+    return rows.map((row) => this.#codec.decode(row.entry));
+  }
+
+  async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
+    const rows = this.#range.all({ ingestor: this.ingestor, from, to }) as unknown as EntryRow[];
+    return rows.map((row) => this.#codec.decode(row.entry));
+  }
+
+  /** Closes the connection if this store opened it. */
+  close(): void {
+    if (this.#connection?.owned && this.#connection.db.isOpen) this.#connection.db.close();
+  }
+}

@@ -1,0 +1,39 @@
+import { DatabaseSync } from "node:sqlite";
+import { describeCommitter, describeLock } from "@tidemark/conformance";
+import { afterAll } from "vitest";
+import { SqliteCommitter, SqliteLock } from "../src/index.js";
+import { temporaryDatabase } from "./temp-database.js";
+
+const path = temporaryDatabase();
+// A separate connection plays the operator: raw reads and records deleted behind a holder's back.
+const raw = new DatabaseSync(path);
+raw.exec("PRAGMA busy_timeout = 2000");
+afterAll(() => raw.close());
+const readRaw = async (ingestor: string) => {
+  const row = raw.prepare("SELECT latest FROM tidemark_commits WHERE ingestor = ?").get(ingestor) as
+    | { latest: Uint8Array | null }
+    | undefined;
+  return row?.latest ?? null;
+};
+
+describeCommitter("sqlite", {
+  create: () => new SqliteCommitter({ path }),
+  destroy: (committer) => (committer as SqliteCommitter).close(),
+  readRaw,
+});
+
+describeLock("sqlite", {
+  create: (key) => new SqliteLock({ path, key, leaseMs: 1500, heartbeatMs: 500, pollMs: 50 }),
+  destroy: (lock) => (lock as SqliteLock).close(),
+  crash: (lock) => (lock as SqliteLock).simulateCrash(),
+  forceLoss: (key) => {
+    raw.prepare("DELETE FROM tidemark_locks WHERE key = ?").run(key);
+  },
+  lastRenewedAt: (lock) => (lock as SqliteLock).lastRenewedAt,
+  leaseMs: 1500,
+  renewIntervalMs: 500,
+  pollIntervalMs: 50,
+  createCommitter: () => new SqliteCommitter({ path }),
+  destroyCommitter: (committer) => (committer as SqliteCommitter).close(),
+  readRaw,
+});
