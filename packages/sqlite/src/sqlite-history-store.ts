@@ -25,6 +25,12 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
   readonly commitTable?: string;
   /** Create the tables if missing (default true). */
   readonly createTables?: boolean;
+  /**
+   * Where the committed pointer comes from when commits are not in this file
+   * (e.g. an etcd or DynamoDB committer). By default it is read from
+   * `commitTable` in the same statement as the entries.
+   */
+  readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
 }
 
 interface EntryRow {
@@ -46,6 +52,7 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   readonly #accountAsc: StatementSync;
   readonly #accountDesc: StatementSync;
   readonly #range: StatementSync;
+  readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
 
   constructor(options: SqliteHistoryStoreOptions<E>) {
     assertIngestorName(options.ingestor);
@@ -60,7 +67,8 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
       createHistoryTables(db, history, accounts);
       createCommitTable(db, commits);
     }
-    const committed = `(SELECT latest FROM ${commits} WHERE ingestor = :ingestor)`;
+    this.#committed = options.committed;
+    const committed = this.#committed ? ":committed" : `(SELECT latest FROM ${commits} WHERE ingestor = :ingestor)`;
     try {
       this.#insertEntry = db.prepare(`INSERT INTO ${history} (ingestor, tx_id, block, ordering_key, entry)
         VALUES (:ingestor, :id, :block, :key, :entry) ON CONFLICT DO NOTHING`);
@@ -103,7 +111,7 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   }
 
   async getTransaction(id: Uint8Array): Promise<E | null> {
-    const row = this.#byId.get({ ingestor: this.ingestor, id }) as EntryRow | undefined;
+    const row = this.#byId.get({ ingestor: this.ingestor, id, ...(await this.#visibility()) }) as EntryRow | undefined;
     return row === undefined ? null : this.#codec.decode(row.entry);
   }
 
@@ -113,13 +121,24 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
       throw new InvalidArgumentError(`history query limit must be a positive integer, got ${limit}`);
     }
     const statement = query.order === "desc" ? this.#accountDesc : this.#accountAsc;
-    const rows = statement.all({ ingestor: this.ingestor, account, cursor: query.cursor ?? null, limit }) as unknown as EntryRow[];
+    const rows = statement.all({
+      ingestor: this.ingestor,
+      account,
+      cursor: query.cursor ?? null,
+      limit,
+      ...(await this.#visibility()),
+    }) as unknown as EntryRow[];
     return rows.map((row) => this.#codec.decode(row.entry));
   }
 
   async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
-    const rows = this.#range.all({ ingestor: this.ingestor, from, to }) as unknown as EntryRow[];
+    const rows = this.#range.all({ ingestor: this.ingestor, from, to, ...(await this.#visibility()) }) as unknown as EntryRow[];
     return rows.map((row) => this.#codec.decode(row.entry));
+  }
+
+  /** The external committed pointer as a statement parameter; none when it is joined from the commit table. */
+  async #visibility(): Promise<{ committed?: Uint8Array | null }> {
+    return this.#committed ? { committed: await this.#committed() } : {};
   }
 
   /** Closes the connection if this store opened it. */

@@ -2,6 +2,7 @@ import { DatabaseSync } from "node:sqlite";
 import {
   ConfigurationError,
   CorruptRecordError,
+  MemoryCommitter,
   pointerFromNumber,
   run,
   SequenceIngestor,
@@ -46,6 +47,24 @@ describe("SqliteHistoryStore", () => {
     closers.push(() => counts.close());
     expect(counts.prepare("SELECT count(*) AS n FROM tidemark_history").get()).toEqual({ n: 12 });
     expect(counts.prepare("SELECT count(*) AS n FROM tidemark_history_accounts").get()).toEqual({ n: 12 });
+  });
+
+  it("takes the committed pointer from another committer when told to", async () => {
+    const path = temporaryDatabase();
+    const external = new MemoryCommitter();
+    const store = new SqliteHistoryStore({
+      path,
+      codec: sequenceCodec,
+      ingestor: "seq",
+      committed: () => external.latest("seq"),
+    });
+    closers.push(() => store.close());
+    await store.write({ block: 1n, index: 0 });
+    await store.write({ block: 2n, index: 0 });
+    expect(await store.getAccountHistory("account-0"), "nothing committed").toEqual([]);
+    await external.commit("seq", null, pointerFromNumber(1));
+    expect(await store.getAccountHistory("account-0")).toEqual([{ block: 1n, index: 0 }]);
+    expect(await store.getBlockRange(pointerFromNumber(1), pointerFromNumber(2))).toHaveLength(1);
   });
 
   it("keeps ingestors apart in one file", async () => {
