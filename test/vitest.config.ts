@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config";
+
+// Repo-level checks: package manifests, packed tarballs, README snippets. They shell out to
+// pnpm/npm/tsc, so they get long timeouts; they need `pnpm turbo run build` first (scripts/test.sh).
+export default defineProject({
+  test: {
+    name: "repo",
+    include: ["**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+  },
+});
