@@ -95,7 +95,7 @@ class RunLoop<E> {
         const lease = await lock.lock(signal);
         this.#failures = 0;
         this.#emit({ type: "acquired", ingestor: this.#name, token: lease.token });
-        this.#log.info({ ingestor: this.#name, token: lease.token?.toString() ?? null }, "lock acquired");
+        this.#log.debug({ ingestor: this.#name, token: lease.token?.toString() ?? null }, "lock acquired");
         return lease;
       } catch (error) {
         if (signal.aborted) throw signal.reason;

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { runCli } from "./cli.js";
+
+// SIGINT/SIGTERM stop the service gracefully (the lock is released so a standby takes over at
+// once); a second signal exits immediately.
+const controller = new AbortController();
+let signals = 0;
+for (const name of ["SIGINT", "SIGTERM"] as const) {
+  process.on(name, () => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    controller.abort(new Error(`received ${name}`));
+  });
+}
+
+const code = await runCli(process.argv.slice(2), {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+  signal: controller.signal,
+});
+// Exit explicitly: idle keep-alive sockets of HTTP clients must not hold the process open.
+process.exit(code);

@@ -1,0 +1,75 @@
+import type { Ingestor, Logger, Pointer } from "@tidemark/core";
+import {
+  type Entry,
+  getHistoryIngestorName,
+  KIN2_MAINNET,
+  KIN2_TESTNET,
+  KIN3_MAINNET,
+  KIN3_TESTNET,
+  KinSolanaIngestor,
+  KinStellarIngestor,
+  KinVersion,
+  ledgerFromPointer,
+  slotFromPointer,
+  solanaPointer,
+  stellarPointer,
+} from "@tidemark/kin";
+import type { ChainName } from "./chain-names.js";
+import type { ChainConfig } from "./run-config.js";
+
+/** How a chain's pointers read as block numbers. */
+export interface ChainPointers {
+  readonly chain: ChainName;
+  readonly version: KinVersion;
+  /** `slot` (kin4) or `ledger` (kin2, kin3). */
+  readonly unit: "slot" | "ledger";
+  /** The ingestor name commits are stored under, as agora names it (`history_KIN4`). */
+  readonly ingestorName: string;
+  toPointer(block: bigint): Pointer;
+  /** Throws a clear error when the pointer is not this chain's. */
+  toBlock(pointer: Pointer): bigint;
+}
+
+const versions: Record<ChainName, KinVersion> = {
+  kin2: KinVersion.KIN2,
+  kin3: KinVersion.KIN3,
+  kin4: KinVersion.KIN4,
+};
+
+export function chainPointers(chain: ChainName): ChainPointers {
+  const version = versions[chain];
+  const ingestorName = getHistoryIngestorName(version);
+  if (version === KinVersion.KIN4) {
+    return { chain, version, unit: "slot", ingestorName, toPointer: solanaPointer, toBlock: slotFromPointer };
+  }
+  const stellarVersion = version as KinVersion.KIN2 | KinVersion.KIN3;
+  return {
+    chain,
+    version,
+    unit: "ledger",
+    ingestorName,
+    toPointer: (block) => stellarPointer(stellarVersion, block),
+    toBlock: (pointer) => BigInt(ledgerFromPointer(pointer, stellarVersion)),
+  };
+}
+
+/** The Kin ingestor a chain configuration asks for. */
+export function createChainIngestor(config: ChainConfig, endpoint: string, logger: Logger): Ingestor<Entry> {
+  if (config.chain === "kin4") return new KinSolanaIngestor({ rpcUrl: endpoint, logger });
+  const version = config.chain === "kin2" ? KinVersion.KIN2 : KinVersion.KIN3;
+  const network =
+    config.chain === "kin2"
+      ? config.network === "testnet"
+        ? KIN2_TESTNET
+        : KIN2_MAINNET
+      : config.network === "testnet"
+        ? KIN3_TESTNET
+        : KIN3_MAINNET;
+  return new KinStellarIngestor({
+    horizonUrl: endpoint,
+    version,
+    networkPassphrase: network.passphrase,
+    allowHttp: endpoint.startsWith("http:"),
+    logger,
+  });
+}

@@ -1,0 +1,291 @@
+import { Command, CommanderError, Option } from "commander";
+import { ConfigurationError, isTidemarkError, pointerToHex } from "@tidemark/core";
+import { chainNames } from "./chain-names.js";
+import { chainPointers } from "./chain-runtime.js";
+import { parseBlock, parseChain, readCommits, setCommit } from "./commits-command.js";
+import { DemoNetwork } from "./demo-network.js";
+import { entryView } from "./entry-view.js";
+import { openHistoryReader, parseTransactionId } from "./history-command.js";
+import { resolveRunConfig } from "./run-config.js";
+import { runService } from "./run-command.js";
+import { openStore } from "./stores/open-store.js";
+import { formatTable } from "./table.js";
+
+/** Exit codes: 0 done, 1 a runtime failure, 2 bad usage or configuration. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborts a running service (SIGINT/SIGTERM in the real binary). */
+  readonly signal: AbortSignal;
+}
+
+const storeOptions = (command: Command) =>
+  command
+    .option("--store <url>", "commits and locks: sqlite:PATH, etcd://HOST:PORT, dynamodb:[//ENDPOINT], mongodb://… (env TIDEMARK_STORE; default sqlite:./tidemark.db)")
+    .option("--history <url>", "history entries: sqlite:PATH (env TIDEMARK_HISTORY; default: the store's file, or sqlite:./tidemark-history.db)")
+    .option("--config <file>", "a JSON file with any of these settings (env TIDEMARK_CONFIG)");
+
+/** Builds the `tidemark` command line; `io` lets tests run it in-process. */
+export function buildCli(io: CliIo): Command {
+  const program = new Command("tidemark")
+    .description("Ingest Kin (Kin2, Kin3 on Horizon; Kin4 on Solana) into a history store, each block exactly once across a fleet.")
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride()
+    .showHelpAfterError();
+
+  storeOptions(
+    program
+      .command("run")
+      .description("Follow chains and ingest their Kin transactions (with no endpoint: a local simulated Kin4 network)")
+      .addOption(new Option("--chain <names>", `chains to ingest, comma-separated (${chainNames.join(", ")}; env TIDEMARK_CHAIN)`))
+      .option("--rpc <url>", "Solana JSON-RPC endpoint for kin4 (env TIDEMARK_RPC)")
+      .option("--horizon <url>", "Horizon endpoint for kin2 or kin3 (env TIDEMARK_HORIZON)")
+      .addOption(new Option("--network <name>", "mainnet or testnet passphrases for kin2/kin3 (env TIDEMARK_NETWORK)").choices(["mainnet", "testnet"]))
+      .option("--demo", "ingest from an in-process simulated Kin4 network (the default without --rpc/--horizon)")
+      .option("--from <block>", "when nothing is committed yet, start after this slot or ledger (env TIDEMARK_FROM)")
+      .option("--until <block>", "stop once this slot or ledger is committed, releasing the lock (env TIDEMARK_UNTIL)")
+      .option("--lock-key <key>", "lock key (default agora's ingestor_history_kinN; env TIDEMARK_LOCK_KEY)")
+      .option("--lease-ms <ms>", "lock lease in ms (env TIDEMARK_LEASE_MS)")
+      .option("--metrics-port <port>", "serve /metrics, /healthz, /ready and /leader on this port (env TIDEMARK_METRICS_PORT)")
+      .option("--log-level <level>", "trace, debug, info, warn, error or silent (env TIDEMARK_LOG_LEVEL)")
+      .option("--status <mode>", "live status line: auto (on a terminal), on or off (env TIDEMARK_STATUS)")
+      .option("--no-coalesce", "one backend write per block, exactly as agora did"),
+  ).action(async (flags: Record<string, unknown>) => {
+    const normalized = { ...flags, coalesce: flags.coalesce === false ? false : undefined };
+    const config = resolveRunConfig({ flags: normalized, env: io.env });
+    await runService({ config, signal: io.signal });
+  });
+
+  program
+    .command("simulate")
+    .description("Serve a simulated Kin4 network (Solana JSON-RPC on loopback) until stopped; prints its URL")
+    .option("--port <port>", "listen on this port (default: any free one)")
+    .option("--block-ms <ms>", "a new block this often (0: none)", "400")
+    .option("--backlog <blocks>", "blocks generated before serving", "1")
+    .option("--seed <seed>", "seed of the simulated wallets")
+    .action(async (flags: Record<string, string | undefined>) => {
+      const number = (name: string, value: string | undefined) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) throw new InvalidUsage(`--${name}: must be a whole number, got "${value}"`);
+        return n;
+      };
+      const network = await DemoNetwork.start({
+        blockIntervalMs: number("block-ms", flags.blockMs),
+        backlog: Math.max(1, number("backlog", flags.backlog)),
+        ...(flags.port ? { port: number("port", flags.port) } : {}),
+        ...(flags.seed ? { seed: flags.seed } : {}),
+      });
+      io.out(JSON.stringify({ rpc: network.url, blocks: network.blocks }));
+      await new Promise<void>((resolve) => {
+        if (io.signal.aborted) resolve();
+        io.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      await network.stop();
+    });
+
+  const commits = program.command("commits").description("Show or repair commit pointers");
+  storeOptions(commits.command("list").description("Every chain's committed pointer, decoded").option("--json", "one JSON object per line"))
+    .action(async (flags: Record<string, unknown>) => {
+      await withStore(flags, io, async (store) => {
+        const reports = await readCommits(store, chainNames, false);
+        if (flags.json) for (const r of reports) io.out(JSON.stringify(r));
+        else io.out(formatTable(["chain", "ingestor", "unit", "block", "pointer"], reports.map((r) => [r.chain, r.ingestor, r.unit, r.block ?? "(none)", r.pointer ?? "-"])));
+      });
+    });
+  storeOptions(commits.command("status").description("Committed pointers with each chain's lock holder and lease").option("--json", "one JSON object per line"))
+    .action(async (flags: Record<string, unknown>) => {
+      await withStore(flags, io, async (store) => {
+        const reports = await readCommits(store, chainNames, true);
+        if (flags.json) for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
+        else
+          io.out(
+            formatTable(
+              ["chain", "block", "lock key", "holder", "token", "lease ms"],
+              reports.map((r) => [
+                r.chain,
+                r.block ?? "(none)",
+                r.lock?.key ?? "-",
+                r.lock?.holder?.owner ?? "(free)",
+                r.lock?.holder?.token?.toString() ?? "-",
+                r.lock?.holder?.leaseMs?.toString() ?? "-",
+              ]),
+            ),
+          );
+      });
+    });
+  storeOptions(commits.command("get").description("One chain's committed pointer and lock").argument("<chain>").option("--json", "JSON output"))
+    .action(async (chainArg: string, flags: Record<string, unknown>) => {
+      const chain = parseChain(chainArg, "<chain>");
+      await withStore(flags, io, async (store) => {
+        const [report] = await readCommits(store, [chain], true);
+        if (flags.json) io.out(JSON.stringify(report, jsonBigints));
+        else io.out(`${report?.ingestor}: ${report?.unit} ${report?.block ?? "(none)"}  pointer ${report?.pointer ?? "-"}  lock ${report?.lock?.holder?.owner ?? "(free)"}`);
+      });
+    });
+  storeOptions(
+    commits
+      .command("set")
+      .description("Set a chain's commit pointer for repairs (refused while another node holds its lock)")
+      .argument("<chain>")
+      .argument("<block>", "slot (kin4) or ledger (kin2, kin3)")
+      .option("--force", "required: confirms the rewrite")
+      .option("--lock-key <key>", "the lock to check (default agora's ingestor_history_kinN)"),
+  ).action(async (chainArg: string, blockArg: string, flags: Record<string, unknown>) => {
+    const chain = parseChain(chainArg, "<chain>");
+    const block = parseBlock(blockArg, "<block>");
+    await withStore(flags, io, async (store) => {
+      const pointers = chainPointers(chain);
+      const result = await setCommit(store, {
+        chain,
+        block,
+        force: flags.force === true,
+        ...(typeof flags.lockKey === "string" ? { lockKey: flags.lockKey } : {}),
+      });
+      const describe = (p: Uint8Array | null) => (p === null ? "(none)" : `${pointers.unit} ${pointers.toBlock(p)} (${pointerToHex(p)})`);
+      io.out(`${pointers.ingestorName}: old ${describe(result.old)}`);
+      io.out(`${pointers.ingestorName}: new ${describe(result.new)}`);
+    });
+  });
+
+  const history = program.command("history").description("Read back what was ingested (committed blocks only)");
+  const historyCommand = (name: string, description: string) =>
+    storeOptions(
+      history
+        .command(name)
+        .description(description)
+        .addOption(new Option("--chain <name>", "kin2, kin3 or kin4").default("kin4"))
+        .option("--json", "one JSON object per line with stable field names"),
+    );
+  historyCommand("tx", "One transaction by id (base58 signature for kin4, hex hash for kin2/kin3)")
+    .argument("<txId>")
+    .action(async (id: string, flags: Record<string, unknown>) => {
+      const chain = parseChain(String(flags.chain), "--chain");
+      await withHistory(flags, io, chain, async (reader) => {
+        const entry = await reader.getTransaction(parseTransactionId(chain, id));
+        if (entry === null) throw new NotFoundError(`no committed ${chain} transaction ${id}`);
+        printEntries([entry], chain, flags, io);
+      });
+    });
+  historyCommand("account", "An account's transactions (a base58 token account or owner, or a G… key)")
+    .argument("<account>")
+    .addOption(new Option("--order <order>", "asc or desc").choices(["asc", "desc"]).default("asc"))
+    .option("--cursor <hex>", "ordering key to continue after (hex, from a previous page)")
+    .option("--limit <n>", "at most this many (default 100)", "100")
+    .action(async (account: string, flags: Record<string, unknown>) => {
+      const chain = parseChain(String(flags.chain), "--chain");
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new InvalidUsage(`--limit: must be a positive integer, got "${flags.limit}"`);
+      const cursor = flags.cursor === undefined ? undefined : parseHex(String(flags.cursor), "--cursor");
+      await withHistory(flags, io, chain, async (reader) => {
+        const entries = await reader.getAccountHistory(account, {
+          order: flags.order === "desc" ? "desc" : "asc",
+          limit,
+          ...(cursor ? { cursor } : {}),
+        });
+        printEntries(entries, chain, flags, io);
+      });
+    });
+  historyCommand("blocks", "Transactions of a block range (slots or ledgers, inclusive)")
+    .argument("<from>")
+    .argument("<to>")
+    .action(async (fromArg: string, toArg: string, flags: Record<string, unknown>) => {
+      const chain = parseChain(String(flags.chain), "--chain");
+      const pointers = chainPointers(chain);
+      const from = parseBlock(fromArg, "<from>");
+      const to = parseBlock(toArg, "<to>");
+      await withHistory(flags, io, chain, async (reader) => {
+        printEntries(await reader.getBlockRange(pointers.toPointer(from), pointers.toPointer(to)), chain, flags, io);
+      });
+    });
+  return program;
+}
+
+/** Runs the command line; resolves with the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildCli(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (error instanceof InvalidUsage || isTidemarkError(error, ConfigurationError)) {
+      io.err(`tidemark: ${(error as Error).message}`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof NotFoundError) {
+      io.err(`tidemark: ${error.message}`);
+      return EXIT_FAILURE;
+    }
+    io.err(`tidemark: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_FAILURE;
+  }
+}
+
+class InvalidUsage extends Error {}
+class NotFoundError extends Error {}
+
+async function withStore<T>(flags: Record<string, unknown>, io: CliIo, body: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+  const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
+  const store = await openStore(config.store);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function withHistory(
+  flags: Record<string, unknown>,
+  io: CliIo,
+  chain: Parameters<typeof openHistoryReader>[3],
+  body: (reader: ReturnType<typeof openHistoryReader>) => Promise<void>,
+): Promise<void> {
+  const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
+  await withStore(flags, io, async (store) => {
+    const reader = openHistoryReader(config.history, config.store, store, chain);
+    try {
+      await body(reader);
+    } finally {
+      reader.close();
+    }
+  });
+}
+
+function pickStoreFlags(flags: Record<string, unknown>): Record<string, unknown> {
+  return { store: flags.store, history: flags.history, config: flags.config, demo: true };
+}
+
+function printEntries(entries: Parameters<typeof entryView>[0][], chain: ReturnType<typeof parseChain>, flags: Record<string, unknown>, io: CliIo): void {
+  const version = chainPointers(chain).ingestorName.slice("history_".length);
+  const views = entries.map((entry) => entryView(entry, version));
+  if (flags.json) {
+    for (const view of views) io.out(JSON.stringify(view));
+    return;
+  }
+  io.out(
+    formatTable(
+      ["block", "txId", "error", "time"],
+      views.map((v) => [
+        "slot" in v ? `slot ${v.slot}` : `ledger ${v.ledger}`,
+        v.txId,
+        "transactionError" in v ? (v.transactionError ?? "") : "",
+        v.blockTime ?? "",
+      ]),
+    ),
+  );
+}
+
+function parseHex(text: string, field: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new InvalidUsage(`${field}: must be hex, got "${text}"`);
+  return new Uint8Array(Buffer.from(text, "hex"));
+}
+
+function jsonBigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}

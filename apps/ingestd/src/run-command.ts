@@ -1,0 +1,201 @@
+import { hostname } from "node:os";
+import { type Logger, type Metrics, pointerToHex, run, type RunEvent } from "@tidemark/core";
+import { PrometheusMetrics } from "@tidemark/core/prometheus";
+import { kinHistoryCodec } from "@tidemark/kin";
+import { SqliteHistoryStore } from "@tidemark/sqlite";
+import { Counter, Gauge, Registry } from "prom-client";
+import { chainPointers, createChainIngestor } from "./chain-runtime.js";
+import { countingWriter } from "./counting-writer.js";
+import { DemoNetwork } from "./demo-network.js";
+import { startHealthServer } from "./health-server.js";
+import { createLogger, observingRpcRetries } from "./logger.js";
+import { ChainState } from "./node-state.js";
+import type { RunConfig } from "./run-config.js";
+import { startingAfter } from "./starting-point.js";
+import { StatusLine } from "./status-line.js";
+import { openStore } from "./stores/open-store.js";
+import { redactUrl } from "./stores/store.js";
+
+export interface RunCommandOptions {
+  readonly config: RunConfig;
+  /** Stops the service: fetching stops, the lock is released, `runService` resolves. */
+  readonly signal: AbortSignal;
+  readonly logger?: Logger;
+  /** Told the address of the health server once it listens. */
+  readonly onListening?: (port: number) => void;
+}
+
+/**
+ * The `tidemark run` service: one `run` per configured chain, sharing a store
+ * for commits and locks and a SQLite history store, with metrics, health
+ * endpoints and a status line. Resolves when every chain reached `--until`
+ * or `signal` aborted (a clean shutdown); rejects on a fatal error.
+ */
+export async function runService({ config, signal, logger: given, onListening }: RunCommandOptions): Promise<void> {
+  const showStatus = config.status === "on" || (config.status === "auto" && process.stderr.isTTY === true);
+  const logger = given ?? createLogger(showStatus && config.logLevel === "info" ? "warn" : config.logLevel);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.warn({ err: error }, "cleanup step failed");
+      }
+    }
+  };
+  try {
+    let demo: DemoNetwork | null = null;
+    if (config.demo) {
+      demo = await DemoNetwork.start();
+      const network = demo;
+      cleanups.push(() => network.stop());
+      logger.info({ rpc: demo.url }, "demo: simulated Kin4 network started (a block every 400 ms)");
+    }
+    const store = await openStore(config.store, config.leaseMs ? { leaseMs: config.leaseMs } : {});
+    cleanups.push(() => store.close());
+    const registry = new Registry();
+    const metrics = new PrometheusMetrics({ registry, prefix: "tidemark" });
+    const lag = new Gauge({ name: "tidemark_history_lag_blocks", help: "Blocks between the chain head and the committed pointer.", labelNames: ["ingestor"], registers: [registry] });
+    const rpcErrors = new Counter({ name: "tidemark_rpc_errors", help: "Chain requests that failed and were retried.", labelNames: ["ingestor"], registers: [registry] });
+    const rpcThrottles = new Counter({ name: "tidemark_rpc_throttles", help: "Chain requests answered with HTTP 429.", labelNames: ["ingestor"], registers: [registry] });
+    const historyPath = config.history.slice("sqlite:".length);
+    const sharedFile = config.store === config.history;
+    const owner = `${hostname()}:${process.pid}`;
+    const controller = new AbortController();
+    const stop = AbortSignal.any([signal, controller.signal]);
+
+    const chains = config.chains.map((chain) => {
+      const pointers = chainPointers(chain.chain);
+      const endpoint = chain.chain === "kin4" ? (demo?.url ?? chain.rpc) : chain.horizon;
+      if (endpoint === undefined) throw new Error(`no endpoint for ${chain.chain}`);
+      const chainLogger = observingRpcRetries(logger, (throttled) => {
+        rpcErrors.inc({ ingestor: pointers.ingestorName });
+        if (throttled) rpcThrottles.inc({ ingestor: pointers.ingestorName });
+      });
+      const ingestor = createChainIngestor(chain, endpoint, chainLogger);
+      const state = new ChainState(chain.chain, ingestor.name);
+      const history = new SqliteHistoryStore({
+        path: historyPath,
+        codec: kinHistoryCodec,
+        ingestor: ingestor.name,
+        ...(sharedFile ? {} : { committed: () => store.committer.latest(ingestor.name) }),
+      });
+      cleanups.push(() => history.close());
+      const lock = store.createLock(chain.lockKey, { ownerLabel: owner, ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}) });
+      return { chain, pointers, ingestor, state, history, lock };
+    });
+
+    if (config.metricsPort !== undefined) {
+      const server = await startHealthServer({ port: config.metricsPort, registry, chains: chains.map((c) => c.state) });
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : config.metricsPort;
+      logger.info({ port }, "metrics and health endpoints listening");
+      onListening?.(port);
+    }
+    if (showStatus) {
+      const line = new StatusLine(process.stderr, chains.map((c) => c.state));
+      cleanups.push(() => line.stop());
+    }
+
+    const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock }) => {
+      const headPoller = pollHead(stop, ingestor, pointers, state, (value) => lag.set({ ingestor: ingestor.name }, value));
+      const observer: Metrics = {
+        observe(event: RunEvent) {
+          metrics.observe(event);
+          state.observe(event);
+          if (event.type === "committed") state.committedNumber = pointers.toBlock(event.block);
+          logEvent(logger, chain.chain, event, pointers.toBlock);
+        },
+      };
+      logger.info(
+        { chain: chain.chain, ingestor: ingestor.name, lockKey: chain.lockKey, store: redactUrl(config.store), history: config.history },
+        "starting ingestion",
+      );
+      try {
+        await run({
+          signal: stop,
+          lock,
+          committer: store.committer,
+          writer: countingWriter(history, () => state.transactionsWritten++),
+          ingestor: chain.from !== undefined ? startingAfter(ingestor, pointers.toPointer(chain.from)) : ingestor,
+          coalesce: config.coalesce,
+          logger,
+          metrics: observer,
+          ...(chain.until !== undefined ? { until: pointers.toPointer(chain.until) } : {}),
+        });
+        logger.info({ chain: chain.chain, until: chain.until?.toString() }, "reached --until; released the lock");
+      } catch (error) {
+        if (stop.aborted) return;
+        controller.abort(error);
+        throw error;
+      } finally {
+        await headPoller;
+      }
+    });
+    const outcomes = await Promise.allSettled(runs);
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failure) throw failure.reason;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Keeps the chain head and lag current every 2 s until `signal` aborts. */
+async function pollHead(
+  signal: AbortSignal,
+  ingestor: { head?(signal: AbortSignal): Promise<Uint8Array> },
+  pointers: ReturnType<typeof chainPointers>,
+  state: ChainState,
+  setLag: (lag: number) => void,
+): Promise<void> {
+  if (!ingestor.head) return;
+  while (!signal.aborted) {
+    try {
+      const head = await ingestor.head(signal);
+      state.head = head;
+      state.headNumber = pointers.toBlock(head);
+      const lag = state.lag;
+      if (lag !== null) setLag(Number(lag));
+    } catch {
+      // Head polling is advisory; the ingestor itself reports chain faults.
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
+function logEvent(logger: Logger, chain: string, event: RunEvent, toBlock: (p: Uint8Array) => bigint): void {
+  const at = Date.now();
+  switch (event.type) {
+    case "acquired":
+      logger.info({ chain, event: "acquired", at, token: event.token?.toString() ?? null }, "lock acquired");
+      break;
+    case "lost":
+      // run() itself logs losses, conflicts, restarts and errors at warn level.
+      logger.info({ chain, event: "lost", at }, "lock lost");
+      break;
+    case "released":
+      logger.info({ chain, event: "released", at }, "lock released");
+      break;
+    case "committed":
+      logger.debug(
+        {
+          chain,
+          event: "committed",
+          parent: event.parent === null ? null : toBlock(event.parent).toString(),
+          block: toBlock(event.block).toString(),
+          span: event.span,
+          pointer: pointerToHex(event.block),
+        },
+        "committed",
+      );
+      break;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Committer, DistributedLock } from "@tidemark/core";
+import { InvalidConfigError } from "../config-error.js";
+import { importAdapter } from "./optional-adapter.js";
+import { redactUrl, type Store, type StoreOptions } from "./store.js";
+
+interface EtcdModule {
+  createEtcdClient(options: { hosts: string[]; auth?: { username: string; password: string } }): { close(): void };
+  EtcdCommitter: new (options: { client: unknown }) => Committer;
+  EtcdLock: new (options: { client: unknown; name: string; ttlSeconds?: number; owner?: string }) => DistributedLock & {
+    close(): Promise<void>;
+  };
+}
+
+/** `etcd://[user:password@]host:port[,host:port…]` (or `etcds://` for TLS): commits and locks in etcd, via @tidemark/etcd. */
+export async function openEtcdStore(url: string, options: StoreOptions): Promise<Store> {
+  const label = redactUrl(url);
+  const { hosts, auth } = parseEtcdUrl(url);
+  const etcd = await importAdapter<EtcdModule>("@tidemark/etcd", label);
+  const client = etcd.createEtcdClient({ hosts, ...(auth ? { auth } : {}) });
+  const committer = new etcd.EtcdCommitter({ client });
+  const locks: { close(): Promise<void> }[] = [];
+  return {
+    label,
+    committer,
+    createLock(key, { leaseMs, ownerLabel }) {
+      const ms = leaseMs ?? options.leaseMs;
+      const lock = new etcd.EtcdLock({
+        client,
+        name: key,
+        owner: ownerLabel,
+        ...(ms ? { ttlSeconds: Math.max(2, Math.ceil(ms / 1000)) } : {}),
+      });
+      locks.push(lock);
+      return lock;
+    },
+    async close() {
+      for (const lock of locks) await lock.close();
+      client.close();
+    },
+  };
+}
+
+function parseEtcdUrl(url: string): { hosts: string[]; auth?: { username: string; password: string } } {
+  const match = /^(etcds?):\/\/(?:([^:@/]+):([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
+  if (!match) throw new InvalidConfigError("--store", `not an etcd URL: "${redactUrl(url)}" (etcd://HOST:PORT[,HOST:PORT])`);
+  const scheme = match[1] === "etcds" ? "https" : "http";
+  const hosts = (match[4] as string).split(",").map((host) => `${scheme}://${host}`);
+  const auth = match[2] ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3] ?? "") } : undefined;
+  return { hosts, ...(auth ? { auth } : {}) };
+}

@@ -1,0 +1,23 @@
+import type { DistributedLock } from "@tidemark/core";
+import { SqliteCommitter, SqliteLock } from "@tidemark/sqlite";
+import type { Store, StoreOptions } from "./store.js";
+
+/** `sqlite:PATH`: commits and locks in one local file (the embedded default). */
+export function openSqliteStore(url: string, options: StoreOptions): Store {
+  const path = url.slice("sqlite:".length);
+  const committer = new SqliteCommitter({ path });
+  const locks: SqliteLock[] = [];
+  return {
+    label: url,
+    committer,
+    createLock(key, { leaseMs, ownerLabel }): DistributedLock {
+      const lock = new SqliteLock({ path, key, ownerLabel, ...((leaseMs ?? options.leaseMs) ? { leaseMs: leaseMs ?? options.leaseMs } : {}) });
+      locks.push(lock);
+      return lock;
+    },
+    async close() {
+      for (const lock of locks) lock.close();
+      committer.close();
+    },
+  };
+}
