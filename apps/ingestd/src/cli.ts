@@ -1,13 +1,13 @@
-import { Command, CommanderError, Option } from "commander";
 import { ConfigurationError, isTidemarkError, pointerToHex } from "@tidemark/core";
+import { Command, CommanderError, Option } from "commander";
 import { chainNames } from "./chain-names.js";
 import { chainPointers } from "./chain-runtime.js";
 import { parseBlock, parseChain, readCommits, setCommit } from "./commits-command.js";
 import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
 import { openHistoryReader, parseTransactionId } from "./history-command.js";
-import { resolveRunConfig } from "./run-config.js";
 import { runService } from "./run-command.js";
+import { resolveRunConfig } from "./run-config.js";
 import { openStore } from "./stores/open-store.js";
 import { formatTable } from "./table.js";
 
@@ -25,14 +25,22 @@ export interface CliIo {
 
 const storeOptions = (command: Command) =>
   command
-    .option("--store <url>", "commits and locks: sqlite:PATH, etcd://HOST:PORT, dynamodb:[//ENDPOINT], mongodb://… (env TIDEMARK_STORE; default sqlite:./tidemark.db)")
-    .option("--history <url>", "history entries: sqlite:PATH (env TIDEMARK_HISTORY; default: the store's file, or sqlite:./tidemark-history.db)")
+    .option(
+      "--store <url>",
+      "commits and locks: sqlite:PATH, etcd://HOST:PORT, dynamodb:[//ENDPOINT], mongodb://… (env TIDEMARK_STORE; default sqlite:./tidemark.db)",
+    )
+    .option(
+      "--history <url>",
+      "history entries: sqlite:PATH (env TIDEMARK_HISTORY; default: the store's file, or sqlite:./tidemark-history.db)",
+    )
     .option("--config <file>", "a JSON file with any of these settings (env TIDEMARK_CONFIG)");
 
 /** Builds the `tidemark` command line; `io` lets tests run it in-process. */
 export function buildCli(io: CliIo): Command {
   const program = new Command("tidemark")
-    .description("Ingest Kin (Kin2, Kin3 on Horizon; Kin4 on Solana) into a history store, each block exactly once across a fleet.")
+    .description(
+      "Ingest Kin (Kin2, Kin3 on Horizon; Kin4 on Solana) into a history store, each block exactly once across a fleet.",
+    )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
     .showHelpAfterError();
@@ -41,16 +49,29 @@ export function buildCli(io: CliIo): Command {
     program
       .command("run")
       .description("Follow chains and ingest their Kin transactions (with no endpoint: a local simulated Kin4 network)")
-      .addOption(new Option("--chain <names>", `chains to ingest, comma-separated (${chainNames.join(", ")}; env TIDEMARK_CHAIN)`))
+      .addOption(
+        new Option(
+          "--chain <names>",
+          `chains to ingest, comma-separated (${chainNames.join(", ")}; env TIDEMARK_CHAIN)`,
+        ),
+      )
       .option("--rpc <url>", "Solana JSON-RPC endpoint for kin4 (env TIDEMARK_RPC)")
       .option("--horizon <url>", "Horizon endpoint for kin2 or kin3 (env TIDEMARK_HORIZON)")
-      .addOption(new Option("--network <name>", "mainnet or testnet passphrases for kin2/kin3 (env TIDEMARK_NETWORK)").choices(["mainnet", "testnet"]))
+      .addOption(
+        new Option("--network <name>", "mainnet or testnet passphrases for kin2/kin3 (env TIDEMARK_NETWORK)").choices([
+          "mainnet",
+          "testnet",
+        ]),
+      )
       .option("--demo", "ingest from an in-process simulated Kin4 network (the default without --rpc/--horizon)")
       .option("--from <block>", "when nothing is committed yet, start after this slot or ledger (env TIDEMARK_FROM)")
       .option("--until <block>", "stop once this slot or ledger is committed, releasing the lock (env TIDEMARK_UNTIL)")
       .option("--lock-key <key>", "lock key (default agora's ingestor_history_kinN; env TIDEMARK_LOCK_KEY)")
       .option("--lease-ms <ms>", "lock lease in ms (env TIDEMARK_LEASE_MS)")
-      .option("--metrics-port <port>", "serve /metrics, /healthz, /ready and /leader on this port (env TIDEMARK_METRICS_PORT)")
+      .option(
+        "--metrics-port <port>",
+        "serve /metrics, /healthz, /ready and /leader on this port (env TIDEMARK_METRICS_PORT)",
+      )
       .option("--log-level <level>", "trace, debug, info, warn, error or silent (env TIDEMARK_LOG_LEVEL)")
       .option("--status <mode>", "live status line: auto (on a terminal), on or off (env TIDEMARK_STATUS)")
       .option("--no-coalesce", "one backend write per block, exactly as agora did"),
@@ -79,7 +100,14 @@ export function buildCli(io: CliIo): Command {
         ...(flags.port ? { port: number("port", flags.port) } : {}),
         ...(flags.seed ? { seed: flags.seed } : {}),
       });
-      io.out(JSON.stringify({ rpc: network.url, blocks: network.blocks }));
+      io.out(
+        JSON.stringify({
+          rpc: network.url,
+          blocks: network.blocks,
+          firstSlot: network.firstSlot?.toString(),
+          lastSlot: network.tipSlot?.toString(),
+        }),
+      );
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) resolve();
         io.signal.addEventListener("abort", () => resolve(), { once: true });
@@ -88,44 +116,66 @@ export function buildCli(io: CliIo): Command {
     });
 
   const commits = program.command("commits").description("Show or repair commit pointers");
-  storeOptions(commits.command("list").description("Every chain's committed pointer, decoded").option("--json", "one JSON object per line"))
-    .action(async (flags: Record<string, unknown>) => {
-      await withStore(flags, io, async (store) => {
-        const reports = await readCommits(store, chainNames, false);
-        if (flags.json) for (const r of reports) io.out(JSON.stringify(r));
-        else io.out(formatTable(["chain", "ingestor", "unit", "block", "pointer"], reports.map((r) => [r.chain, r.ingestor, r.unit, r.block ?? "(none)", r.pointer ?? "-"])));
-      });
+  storeOptions(
+    commits
+      .command("list")
+      .description("Every chain's committed pointer, decoded")
+      .option("--json", "one JSON object per line"),
+  ).action(async (flags: Record<string, unknown>) => {
+    await withStore(flags, io, async (store) => {
+      const reports = await readCommits(store, chainNames, false);
+      if (flags.json) for (const r of reports) io.out(JSON.stringify(r));
+      else
+        io.out(
+          formatTable(
+            ["chain", "ingestor", "unit", "block", "pointer"],
+            reports.map((r) => [r.chain, r.ingestor, r.unit, r.block ?? "(none)", r.pointer ?? "-"]),
+          ),
+        );
     });
-  storeOptions(commits.command("status").description("Committed pointers with each chain's lock holder and lease").option("--json", "one JSON object per line"))
-    .action(async (flags: Record<string, unknown>) => {
-      await withStore(flags, io, async (store) => {
-        const reports = await readCommits(store, chainNames, true);
-        if (flags.json) for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
-        else
-          io.out(
-            formatTable(
-              ["chain", "block", "lock key", "holder", "token", "lease ms"],
-              reports.map((r) => [
-                r.chain,
-                r.block ?? "(none)",
-                r.lock?.key ?? "-",
-                r.lock?.holder?.owner ?? "(free)",
-                r.lock?.holder?.token?.toString() ?? "-",
-                r.lock?.holder?.leaseMs?.toString() ?? "-",
-              ]),
-            ),
-          );
-      });
+  });
+  storeOptions(
+    commits
+      .command("status")
+      .description("Committed pointers with each chain's lock holder and lease")
+      .option("--json", "one JSON object per line"),
+  ).action(async (flags: Record<string, unknown>) => {
+    await withStore(flags, io, async (store) => {
+      const reports = await readCommits(store, chainNames, true);
+      if (flags.json) for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
+      else
+        io.out(
+          formatTable(
+            ["chain", "block", "lock key", "holder", "token", "lease ms"],
+            reports.map((r) => [
+              r.chain,
+              r.block ?? "(none)",
+              r.lock?.key ?? "-",
+              r.lock?.holder?.owner ?? "(free)",
+              r.lock?.holder?.token?.toString() ?? "-",
+              r.lock?.holder?.leaseMs?.toString() ?? "-",
+            ]),
+          ),
+        );
     });
-  storeOptions(commits.command("get").description("One chain's committed pointer and lock").argument("<chain>").option("--json", "JSON output"))
-    .action(async (chainArg: string, flags: Record<string, unknown>) => {
-      const chain = parseChain(chainArg, "<chain>");
-      await withStore(flags, io, async (store) => {
-        const [report] = await readCommits(store, [chain], true);
-        if (flags.json) io.out(JSON.stringify(report, jsonBigints));
-        else io.out(`${report?.ingestor}: ${report?.unit} ${report?.block ?? "(none)"}  pointer ${report?.pointer ?? "-"}  lock ${report?.lock?.holder?.owner ?? "(free)"}`);
-      });
+  });
+  storeOptions(
+    commits
+      .command("get")
+      .description("One chain's committed pointer and lock")
+      .argument("<chain>")
+      .option("--json", "JSON output"),
+  ).action(async (chainArg: string, flags: Record<string, unknown>) => {
+    const chain = parseChain(chainArg, "<chain>");
+    await withStore(flags, io, async (store) => {
+      const [report] = await readCommits(store, [chain], true);
+      if (flags.json) io.out(JSON.stringify(report, jsonBigints));
+      else
+        io.out(
+          `${report?.ingestor}: ${report?.unit} ${report?.block ?? "(none)"}  pointer ${report?.pointer ?? "-"}  lock ${report?.lock?.holder?.owner ?? "(free)"}`,
+        );
     });
+  });
   storeOptions(
     commits
       .command("set")
@@ -145,9 +195,25 @@ export function buildCli(io: CliIo): Command {
         force: flags.force === true,
         ...(typeof flags.lockKey === "string" ? { lockKey: flags.lockKey } : {}),
       });
-      const describe = (p: Uint8Array | null) => (p === null ? "(none)" : `${pointers.unit} ${pointers.toBlock(p)} (${pointerToHex(p)})`);
+      const describe = (p: Uint8Array | null) =>
+        p === null ? "(none)" : `${pointers.unit} ${pointers.toBlock(p)} (${pointerToHex(p)})`;
       io.out(`${pointers.ingestorName}: old ${describe(result.old)}`);
       io.out(`${pointers.ingestorName}: new ${describe(result.new)}`);
+    });
+  });
+
+  storeOptions(
+    program
+      .command("store")
+      .description("Prepare a store")
+      .command("init")
+      .description(
+        "Create the tables a store needs, idempotently (DynamoDB: agora's tx-history-commits and tx-history-locks)",
+      ),
+  ).action(async (flags: Record<string, unknown>) => {
+    await withStore(flags, io, async (store) => {
+      if ("createTables" in store && typeof store.createTables === "function") await store.createTables();
+      io.out(`${store.label}: ready`);
     });
   });
 
@@ -178,7 +244,8 @@ export function buildCli(io: CliIo): Command {
     .action(async (account: string, flags: Record<string, unknown>) => {
       const chain = parseChain(String(flags.chain), "--chain");
       const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new InvalidUsage(`--limit: must be a positive integer, got "${flags.limit}"`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new InvalidUsage(`--limit: must be a positive integer, got "${flags.limit}"`);
       const cursor = flags.cursor === undefined ? undefined : parseHex(String(flags.cursor), "--cursor");
       await withHistory(flags, io, chain, async (reader) => {
         const entries = await reader.getAccountHistory(account, {
@@ -230,7 +297,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 class InvalidUsage extends Error {}
 class NotFoundError extends Error {}
 
-async function withStore<T>(flags: Record<string, unknown>, io: CliIo, body: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  flags: Record<string, unknown>,
+  io: CliIo,
+  body: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
+): Promise<T> {
   const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
   const store = await openStore(config.store);
   try {
@@ -261,7 +332,12 @@ function pickStoreFlags(flags: Record<string, unknown>): Record<string, unknown>
   return { store: flags.store, history: flags.history, config: flags.config, demo: true };
 }
 
-function printEntries(entries: Parameters<typeof entryView>[0][], chain: ReturnType<typeof parseChain>, flags: Record<string, unknown>, io: CliIo): void {
+function printEntries(
+  entries: Parameters<typeof entryView>[0][],
+  chain: ReturnType<typeof parseChain>,
+  flags: Record<string, unknown>,
+  io: CliIo,
+): void {
   const version = chainPointers(chain).ingestorName.slice("history_".length);
   const views = entries.map((entry) => entryView(entry, version));
   if (flags.json) {

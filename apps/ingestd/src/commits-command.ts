@@ -18,7 +18,11 @@ export interface CommitReport {
 }
 
 /** Reads every chain's committed pointer (and, with `withLock`, its lock holder). */
-export async function readCommits(store: Store, chains: readonly ChainName[], withLock: boolean): Promise<CommitReport[]> {
+export async function readCommits(
+  store: Store,
+  chains: readonly ChainName[],
+  withLock: boolean,
+): Promise<CommitReport[]> {
   const reports: CommitReport[] = [];
   for (const chain of chains) {
     const pointers = chainPointers(chain);
@@ -55,9 +59,15 @@ export interface SetCommitOptions {
  * did: only with `force`, through `Committer.reset` so a concurrent change is
  * detected, and never while another node holds the chain's lock.
  */
-export async function setCommit(store: Store, options: SetCommitOptions): Promise<{ old: Pointer | null; new: Pointer }> {
+export async function setCommit(
+  store: Store,
+  options: SetCommitOptions,
+): Promise<{ old: Pointer | null; new: Pointer }> {
   if (!options.force) {
-    throw new InvalidConfigError("--force", "setting a commit pointer rewrites what every node resumes from; repeat with --force");
+    throw new InvalidConfigError(
+      "--force",
+      "setting a commit pointer rewrites what every node resumes from; repeat with --force",
+    );
   }
   const pointers = chainPointers(options.chain);
   const key = options.lockKey ?? defaultLockKey(options.chain);
@@ -84,7 +94,8 @@ export function parseChain(value: string, field: string): ChainName {
 }
 
 export function parseBlock(value: string, field: string): bigint {
-  if (!/^\d+$/.test(value)) throw new InvalidConfigError(field, `must be a block number (slot or ledger), got "${value}"`);
+  if (!/^\d+$/.test(value))
+    throw new InvalidConfigError(field, `must be a block number (slot or ledger), got "${value}"`);
   return BigInt(value);
 }
 

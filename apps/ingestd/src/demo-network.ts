@@ -23,20 +23,40 @@ export class DemoNetwork {
   readonly #server: SolanaRpcServer;
   readonly #timer: NodeJS.Timeout | null;
   readonly #chain: SolanaChain;
+  readonly #firstSlot: bigint | null;
   #producing: Promise<void> = Promise.resolve();
 
-  private constructor(server: SolanaRpcServer, factory: KinBlockFactory, chain: SolanaChain, options: DemoNetworkOptions) {
+  private constructor(
+    server: SolanaRpcServer,
+    factory: KinBlockFactory,
+    chain: SolanaChain,
+    options: DemoNetworkOptions,
+  ) {
     this.#server = server;
     this.#chain = chain;
+    this.#firstSlot = chain.tip === null ? null : (chain.blocksFrom(0n, 1)[0] ?? null);
     const max = options.maxTransactionsPerBlock ?? 8;
     const interval = options.blockIntervalMs ?? 400;
-    this.#timer = interval <= 0 ? null : setInterval(() => {
-      // One block at a time: signing may take longer than the interval on a busy machine.
-      this.#producing = this.#producing.then(async () => {
-        const count = Math.floor(Math.random() * (max + 1));
-        chain.append(await factory.traffic(count), DemoNetwork.#next(chain));
-      });
-    }, interval);
+    this.#timer =
+      interval <= 0
+        ? null
+        : setInterval(() => {
+            // One block at a time: signing may take longer than the interval on a busy machine.
+            this.#producing = this.#producing.then(async () => {
+              const count = Math.floor(Math.random() * (max + 1));
+              chain.append(await factory.traffic(count), DemoNetwork.#next(chain));
+            });
+          }, interval);
+  }
+
+  /** The oldest slot served. */
+  get firstSlot(): bigint | null {
+    return this.#firstSlot;
+  }
+
+  /** The newest slot, or null before the first block. */
+  get tipSlot(): bigint | null {
+    return this.#chain.tip?.slot ?? null;
   }
 
   /** Blocks produced so far. */

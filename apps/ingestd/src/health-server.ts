@@ -49,7 +49,10 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
         chain: c.chain,
         leader: c.leader && (c.lastCommitAt === null ? true : now - c.lastCommitAt < stallMs || c.lag === 0n),
       }));
-      return reply(chains.some((c) => c.leader), { chains });
+      return reply(
+        chains.some((c) => c.leader),
+        { chains },
+      );
     }
     reply(false, { error: `no such endpoint: ${path}`, endpoints: ["/metrics", "/healthz", "/ready", "/leader"] });
   });

@@ -21,7 +21,9 @@ export function openHistoryReader(
     path: historyUrl.slice("sqlite:".length),
     codec: kinHistoryCodec,
     ingestor: ingestorName,
-    ...(historyUrl === storeUrl ? {} : { committed: (): Promise<Pointer | null> => store.committer.latest(ingestorName) }),
+    ...(historyUrl === storeUrl
+      ? {}
+      : { committed: (): Promise<Pointer | null> => store.committer.latest(ingestorName) }),
   });
 }
 

@@ -1,4 +1,4 @@
-import { type Pointer, type RunEvent } from "@tidemark/core";
+import type { Pointer, RunEvent } from "@tidemark/core";
 
 /** What this node knows about one chain, fed by run events and head polling; read by health checks and the status line. */
 export class ChainState {

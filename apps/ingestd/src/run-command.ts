@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { type Logger, type Metrics, pointerToHex, run, type RunEvent } from "@tidemark/core";
+import { type Logger, type Metrics, pointerToHex, type RunEvent, run } from "@tidemark/core";
 import { PrometheusMetrics } from "@tidemark/core/prometheus";
 import { kinHistoryCodec } from "@tidemark/kin";
 import { SqliteHistoryStore } from "@tidemark/sqlite";
@@ -56,9 +56,24 @@ export async function runService({ config, signal, logger: given, onListening }:
     cleanups.push(() => store.close());
     const registry = new Registry();
     const metrics = new PrometheusMetrics({ registry, prefix: "tidemark" });
-    const lag = new Gauge({ name: "tidemark_history_lag_blocks", help: "Blocks between the chain head and the committed pointer.", labelNames: ["ingestor"], registers: [registry] });
-    const rpcErrors = new Counter({ name: "tidemark_rpc_errors", help: "Chain requests that failed and were retried.", labelNames: ["ingestor"], registers: [registry] });
-    const rpcThrottles = new Counter({ name: "tidemark_rpc_throttles", help: "Chain requests answered with HTTP 429.", labelNames: ["ingestor"], registers: [registry] });
+    const lag = new Gauge({
+      name: "tidemark_history_lag_blocks",
+      help: "Blocks between the chain head and the committed pointer.",
+      labelNames: ["ingestor"],
+      registers: [registry],
+    });
+    const rpcErrors = new Counter({
+      name: "tidemark_rpc_errors",
+      help: "Chain requests that failed and were retried.",
+      labelNames: ["ingestor"],
+      registers: [registry],
+    });
+    const rpcThrottles = new Counter({
+      name: "tidemark_rpc_throttles",
+      help: "Chain requests answered with HTTP 429.",
+      labelNames: ["ingestor"],
+      registers: [registry],
+    });
     const historyPath = config.history.slice("sqlite:".length);
     const sharedFile = config.store === config.history;
     const owner = `${hostname()}:${process.pid}`;
@@ -82,25 +97,65 @@ export async function runService({ config, signal, logger: given, onListening }:
         ...(sharedFile ? {} : { committed: () => store.committer.latest(ingestor.name) }),
       });
       cleanups.push(() => history.close());
-      const lock = store.createLock(chain.lockKey, { ownerLabel: owner, ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}) });
+      const lock = store.createLock(chain.lockKey, {
+        ownerLabel: owner,
+        ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
+      });
       return { chain, pointers, ingestor, state, history, lock };
     });
 
     if (config.metricsPort !== undefined) {
-      const server = await startHealthServer({ port: config.metricsPort, registry, chains: chains.map((c) => c.state) });
+      const server = await startHealthServer({
+        port: config.metricsPort,
+        registry,
+        chains: chains.map((c) => c.state),
+      });
       cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
       const address = server.address();
       const port = typeof address === "object" && address ? address.port : config.metricsPort;
       logger.info({ port }, "metrics and health endpoints listening");
       onListening?.(port);
     }
+    if (!showStatus) {
+      // Without a terminal, a progress line every 10 s stands in for the status line.
+      const timer = setInterval(() => {
+        for (const { chain, state } of chains) {
+          logger.info(
+            {
+              chain: chain.chain,
+              committed: state.committedNumber?.toString() ?? null,
+              head: state.headNumber?.toString() ?? null,
+              lag: state.lag?.toString() ?? null,
+              blocks: state.blocksCommitted,
+              transactions: state.transactionsWritten,
+              leader: state.leader,
+            },
+            "progress",
+          );
+        }
+      }, 10_000);
+      cleanups.push(() => clearInterval(timer));
+    }
     if (showStatus) {
-      const line = new StatusLine(process.stderr, chains.map((c) => c.state));
+      for (const { chain, ingestor } of chains) {
+        const source = config.demo ? "the simulated network" : (chain.rpc ?? chain.horizon);
+        process.stderr.write(
+          `tidemark: ingesting ${chain.chain} (${ingestor.name}) from ${source} into ${config.history}; Ctrl-C stops\n`,
+        );
+      }
+      const line = new StatusLine(
+        process.stderr,
+        chains.map((c) => c.state),
+      );
       cleanups.push(() => line.stop());
     }
 
     const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock }) => {
-      const headPoller = pollHead(stop, ingestor, pointers, state, (value) => lag.set({ ingestor: ingestor.name }, value));
+      // Head polling lives as long as this chain's run, which may end on its own at --until.
+      const polling = new AbortController();
+      const headPoller = pollHead(AbortSignal.any([stop, polling.signal]), ingestor, pointers, state, (value) =>
+        lag.set({ ingestor: ingestor.name }, value),
+      );
       const observer: Metrics = {
         observe(event: RunEvent) {
           metrics.observe(event);
@@ -110,7 +165,13 @@ export async function runService({ config, signal, logger: given, onListening }:
         },
       };
       logger.info(
-        { chain: chain.chain, ingestor: ingestor.name, lockKey: chain.lockKey, store: redactUrl(config.store), history: config.history },
+        {
+          chain: chain.chain,
+          ingestor: ingestor.name,
+          lockKey: chain.lockKey,
+          store: redactUrl(config.store),
+          history: config.history,
+        },
         "starting ingestion",
       );
       try {
@@ -131,6 +192,7 @@ export async function runService({ config, signal, logger: given, onListening }:
         controller.abort(error);
         throw error;
       } finally {
+        polling.abort();
         await headPoller;
       }
     });
@@ -163,10 +225,14 @@ async function pollHead(
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);
-      signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

@@ -71,12 +71,18 @@ export function resolveRunConfig({ flags, env }: RunInputs): RunConfig {
   const chains = chainList(chainSource) ?? [horizon && !rpc ? "kin3" : "kin4"];
   const useDemo = demo || (rpc === undefined && horizon === undefined);
   if (useDemo && chains.some((c) => c !== "kin4")) {
-    throw new InvalidConfigError(chainSource?.name ?? "--chain", "the demo simulates kin4 only; give --horizon for kin2/kin3");
+    throw new InvalidConfigError(
+      chainSource?.name ?? "--chain",
+      "the demo simulates kin4 only; give --horizon for kin2/kin3",
+    );
   }
   const from = blockNumber(pick("from", "TIDEMARK_FROM", "from"));
   const until = blockNumber(pick("until", "TIDEMARK_UNTIL", "until"));
   if ((from !== undefined || until !== undefined) && chains.length > 1) {
-    throw new InvalidConfigError(from !== undefined ? "--from" : "--until", "applies to one chain; give a single --chain");
+    throw new InvalidConfigError(
+      from !== undefined ? "--from" : "--until",
+      "applies to one chain; give a single --chain",
+    );
   }
   if (from !== undefined && until !== undefined && until <= from) {
     throw new InvalidConfigError("--until", `must be after --from (${from}), got ${until}`);
@@ -87,10 +93,14 @@ export function resolveRunConfig({ flags, env }: RunInputs): RunConfig {
   }
   const stellarChains = chains.filter((c) => c !== "kin4");
   if (stellarChains.length > 1) {
-    throw new InvalidConfigError(chainSource?.name ?? "--chain", "kin2 and kin3 need separate Horizon servers: run one process per chain");
+    throw new InvalidConfigError(
+      chainSource?.name ?? "--chain",
+      "kin2 and kin3 need separate Horizon servers: run one process per chain",
+    );
   }
   const configs = chains.map((chain): ChainConfig => {
-    if (!useDemo && chain === "kin4" && rpc === undefined) throw new InvalidConfigError("--rpc", "kin4 needs a Solana RPC URL");
+    if (!useDemo && chain === "kin4" && rpc === undefined)
+      throw new InvalidConfigError("--rpc", "kin4 needs a Solana RPC URL");
     if (!useDemo && chain !== "kin4" && horizon === undefined) {
       throw new InvalidConfigError("--horizon", `${chain} needs a Horizon URL`);
     }
@@ -132,7 +142,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new InvalidConfigError("--config", `cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new InvalidConfigError(
+      "--config",
+      `cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -144,11 +157,25 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new InvalidConfigError(path, "must hold a JSON object");
   }
   const known = new Set([
-    "rpc", "horizon", "demo", "network", "chains", "from", "until", "lockKey", "store", "history",
-    "metricsPort", "logLevel", "status", "coalesce", "leaseMs",
+    "rpc",
+    "horizon",
+    "demo",
+    "network",
+    "chains",
+    "from",
+    "until",
+    "lockKey",
+    "store",
+    "history",
+    "metricsPort",
+    "logLevel",
+    "status",
+    "coalesce",
+    "leaseMs",
   ]);
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new InvalidConfigError(`${path}: "${key}"`, `unknown setting (known: ${[...known].join(", ")})`);
+    if (!known.has(key))
+      throw new InvalidConfigError(`${path}: "${key}"`, `unknown setting (known: ${[...known].join(", ")})`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -210,8 +237,12 @@ function bool(source: Source | undefined): boolean | undefined {
 
 function oneOf<T extends string>(source: Source | undefined, allowed: readonly T[]): T | undefined {
   if (source === undefined) return undefined;
-  if (typeof source.value === "string" && (allowed as readonly string[]).includes(source.value)) return source.value as T;
-  throw new InvalidConfigError(source.name, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(source.value)}`);
+  if (typeof source.value === "string" && (allowed as readonly string[]).includes(source.value))
+    return source.value as T;
+  throw new InvalidConfigError(
+    source.name,
+    `must be one of ${allowed.join(", ")}, got ${JSON.stringify(source.value)}`,
+  );
 }
 
 function chainList(source: Source | undefined): ChainName[] | undefined {
@@ -230,7 +261,8 @@ function chainList(source: Source | undefined): ChainName[] | undefined {
 function blockNumber(source: Source | undefined): bigint | undefined {
   if (source === undefined) return undefined;
   const text = String(source.value).trim();
-  if (!/^\d+$/.test(text)) throw new InvalidConfigError(source.name, `must be a block number (slot or ledger), got "${text}"`);
+  if (!/^\d+$/.test(text))
+    throw new InvalidConfigError(source.name, `must be a block number (slot or ledger), got "${text}"`);
   return BigInt(text);
 }
 

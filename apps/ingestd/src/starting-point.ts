@@ -9,6 +9,8 @@ export function startingAfter<E>(ingestor: Ingestor<E>, pointer: Pointer): Inges
   return {
     name: ingestor.name,
     ingest: (signal, writer, parent) => ingestor.ingest(signal, writer, parent ?? pointer),
-    ...(ingestor.head ? { head: (signal: AbortSignal) => (ingestor.head as (s: AbortSignal) => Promise<Pointer>)(signal) } : {}),
+    ...(ingestor.head
+      ? { head: (signal: AbortSignal) => (ingestor.head as (s: AbortSignal) => Promise<Pointer>)(signal) }
+      : {}),
   };
 }

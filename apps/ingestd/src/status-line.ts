@@ -5,12 +5,15 @@ export class StatusLine {
   readonly #stream: NodeJS.WriteStream;
   readonly #chains: readonly ChainState[];
   readonly #timer: NodeJS.Timeout;
-  #previous: { at: number; blocks: number; transactions: number }[];
+  /** Recent samples per chain; rates are taken over the last five seconds so they do not jump block by block. */
+  #samples: { at: number; blocks: number; transactions: number }[][];
 
   constructor(stream: NodeJS.WriteStream, chains: readonly ChainState[]) {
     this.#stream = stream;
     this.#chains = chains;
-    this.#previous = chains.map((c) => ({ at: performance.now(), blocks: c.blocksCommitted, transactions: c.transactionsWritten }));
+    this.#samples = chains.map((c) => [
+      { at: performance.now(), blocks: c.blocksCommitted, transactions: c.transactionsWritten },
+    ]);
     this.#timer = setInterval(() => this.#render(), 500);
   }
 
@@ -22,11 +25,13 @@ export class StatusLine {
   #render(): void {
     const now = performance.now();
     const parts = this.#chains.map((chain, i) => {
-      const previous = this.#previous[i] as { at: number; blocks: number; transactions: number };
-      const seconds = Math.max(0.001, (now - previous.at) / 1000);
-      const blocksPerSecond = (chain.blocksCommitted - previous.blocks) / seconds;
-      const txPerSecond = (chain.transactionsWritten - previous.transactions) / seconds;
-      this.#previous[i] = { at: now, blocks: chain.blocksCommitted, transactions: chain.transactionsWritten };
+      const samples = this.#samples[i] as { at: number; blocks: number; transactions: number }[];
+      samples.push({ at: now, blocks: chain.blocksCommitted, transactions: chain.transactionsWritten });
+      while (samples.length > 2 && now - (samples[0]?.at ?? now) > 5000) samples.shift();
+      const oldest = samples[0] as { at: number; blocks: number; transactions: number };
+      const seconds = Math.max(0.001, (now - oldest.at) / 1000);
+      const blocksPerSecond = (chain.blocksCommitted - oldest.blocks) / seconds;
+      const txPerSecond = (chain.transactionsWritten - oldest.transactions) / seconds;
       const unit = chain.chain === "kin4" ? "slot" : "ledger";
       return [
         `${chain.chain} ${chain.leader ? "leader" : "standby"}`,

@@ -1,5 +1,5 @@
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { SqliteLock } from "@tidemark/sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli.js";
@@ -35,7 +35,12 @@ describe("tidemark commits", () => {
     const list = await cli("commits", "list", "--store", store, "--json");
     expect(list.code).toBe(0);
     const kin4 = list.out.map((l) => JSON.parse(l)).find((r) => r.chain === "kin4");
-    expect(kin4).toMatchObject({ ingestor: "history_KIN4", version: "KIN4", unit: "slot", block: lastBlock.toString() });
+    expect(kin4).toMatchObject({
+      ingestor: "history_KIN4",
+      version: "KIN4",
+      unit: "slot",
+      block: lastBlock.toString(),
+    });
     expect(kin4.pointer).toMatch(/^04[0-9a-f]{16}$/);
     const status = await cli("commits", "status", "--store", store);
     expect(status.out.join("\n")).toMatch(/kin4\s+\d+\s+ingestor_history_kin4\s+\(free\)/);
@@ -71,7 +76,14 @@ describe("tidemark history", () => {
     const views = blocks.out.map((line) => JSON.parse(line));
     expect(views.length).toBeGreaterThan(0);
     for (const view of views) {
-      expect(Object.keys(view).sort()).toEqual(["blockTime", "slot", "transaction", "transactionError", "txId", "version"]);
+      expect(Object.keys(view).sort()).toEqual([
+        "blockTime",
+        "slot",
+        "transaction",
+        "transactionError",
+        "txId",
+        "version",
+      ]);
       expect(view.version).toBe("KIN4");
       expect(BigInt(view.slot)).toBeLessThanOrEqual(lastBlock);
     }
@@ -80,7 +92,9 @@ describe("tidemark history", () => {
     expect(JSON.parse(byId.out[0] as string)).toEqual(one);
 
     const sqlite = new DatabaseSync(db);
-    const { account } = sqlite.prepare("SELECT account FROM tidemark_history_accounts LIMIT 1").get() as { account: string };
+    const { account } = sqlite.prepare("SELECT account FROM tidemark_history_accounts LIMIT 1").get() as {
+      account: string;
+    };
     sqlite.close();
     const byAccount = await cli("history", "account", account, "--store", store, "--json", "--limit", "5");
     expect(byAccount.code).toBe(0);

@@ -62,13 +62,9 @@ describe("bad configuration", () => {
     writeFileSync(file, JSON.stringify({ metricsPort: "file" }));
     const fromEnv = await runToEnd(["run", "--config", file], dir, { TIDEMARK_METRICS_PORT: "env" });
     expect(fromEnv.stderr).toContain('TIDEMARK_METRICS_PORT: must be a TCP port (0-65535), got "env"');
-    const fromFlag = await runToEnd(["run", "--config", file, "--metrics-port", "flag"], dir, { TIDEMARK_METRICS_PORT: "env" });
+    const fromFlag = await runToEnd(["run", "--config", file, "--metrics-port", "flag"], dir, {
+      TIDEMARK_METRICS_PORT: "env",
+    });
     expect(fromFlag.stderr).toContain('--metrics-port: must be a TCP port (0-65535), got "flag"');
-  });
-
-  it("names the adapter package to install for a store whose adapter is missing", async () => {
-    const { code, stderr } = await runToEnd(["commits", "list", "--store", "mongodb://127.0.0.1:1/x"], dir);
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/needs the @tidemark\/mongodb package/);
   });
 });

@@ -1,5 +1,5 @@
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { expect, it } from "vitest";
 import { Cli, committed, workdir } from "./cli-process.js";
 
@@ -18,8 +18,12 @@ it("ingests the demo, stops on SIGTERM releasing the lock, and resumes without a
     const { code } = await cli.exited;
     expect(code, `exit code of round ${round}`).toBe(0);
     expect(performance.now() - stoppedAt, "ms from SIGTERM to exit").toBeLessThan(5000);
-    expect(cli.lines.some((l) => l.event === "released"), "released the lock on SIGTERM").toBe(true);
-    for (const line of cli.lines.filter(committed)) commits.push({ parent: line.parent as string | null, block: line.block as string });
+    expect(
+      cli.lines.some((l) => l.event === "released"),
+      "released the lock on SIGTERM",
+    ).toBe(true);
+    for (const line of cli.lines.filter(committed))
+      commits.push({ parent: line.parent as string | null, block: line.block as string });
   }
 
   // Every commit builds on the previous one, across the restart: nothing skipped, nothing twice.

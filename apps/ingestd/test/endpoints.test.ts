@@ -6,7 +6,18 @@ const dir = workdir();
 
 it("serves /metrics, /healthz, /ready and /leader over HTTP while ingesting", async () => {
   const cli = new Cli(
-    ["run", "--demo", "--store", `sqlite:${join(dir, "m.db")}`, "--metrics-port", "0", "--log-level", "debug", "--status", "off"],
+    [
+      "run",
+      "--demo",
+      "--store",
+      `sqlite:${join(dir, "m.db")}`,
+      "--metrics-port",
+      "0",
+      "--log-level",
+      "debug",
+      "--status",
+      "off",
+    ],
     { cwd: dir },
   );
   const { port } = (await cli.waitFor((line) => typeof line.port === "number")) as { port: number };

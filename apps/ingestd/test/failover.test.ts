@@ -1,5 +1,5 @@
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { expect, it } from "vitest";
 import { Cli, committed, type LogLine, workdir } from "./cli-process.js";
 
@@ -30,14 +30,29 @@ it("lets two processes on one SQLite file take turns: the second takes over with
   const simulator = new Cli(["simulate", "--block-ms", "200"], { cwd: dir });
   const { rpc } = (await simulator.waitFor((line) => typeof line.rpc === "string")) as LogLine & { rpc: string };
   const db = join(dir, "shared.db");
-  const args = ["run", "--rpc", rpc, "--store", `sqlite:${db}`, "--lease-ms", "3000", "--log-level", "debug", "--status", "off"];
+  const args = [
+    "run",
+    "--rpc",
+    rpc,
+    "--store",
+    `sqlite:${db}`,
+    "--lease-ms",
+    "3000",
+    "--log-level",
+    "debug",
+    "--status",
+    "off",
+  ];
 
   const first = new Cli(args, { cwd: dir });
   await first.waitFor((line) => line.event === "acquired");
   const second = new Cli(args, { cwd: dir });
   await first.waitFor((line) => committed(line) && first.lines.filter(committed).length >= 5);
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  expect(second.lines.some((l) => l.event === "acquired"), "the standby acquired while the first held").toBe(false);
+  expect(
+    second.lines.some((l) => l.event === "acquired"),
+    "the standby acquired while the first held",
+  ).toBe(false);
 
   const killedAt = Date.now();
   first.child.kill("SIGKILL");

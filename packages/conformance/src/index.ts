@@ -7,7 +7,13 @@ export {
   committerReset,
   describeCommitter,
 } from "./committer-suite.js";
-export { describeIngestor, ingestorAbort, ingestorBuffer, ingestorChain, ingestorWritesFirst } from "./ingestor-suite.js";
+export {
+  describeIngestor,
+  ingestorAbort,
+  ingestorBuffer,
+  ingestorChain,
+  ingestorWritesFirst,
+} from "./ingestor-suite.js";
 export { type Interval, overlaps } from "./intervals.js";
 export { describeLock, lockBasics, lockContention, lockFencing, lockTakeover, lockWaiting } from "./lock-suite.js";
 export { uniqueName } from "./names.js";

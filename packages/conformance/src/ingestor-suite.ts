@@ -89,7 +89,8 @@ export function ingestorChain<E>(options: IngestorSuiteOptions<E>): void {
         const result = await nextResult(iterator);
         expect(result.error, `result ${i} error`).toBeUndefined();
         expect(pointersEqual(result.parent, previous), `result ${i} parent chains`).toBe(true);
-        if (previous !== null) expect(comparePointers(result.block, previous), `result ${i} advances`).toBeGreaterThan(0);
+        if (previous !== null)
+          expect(comparePointers(result.block, previous), `result ${i} advances`).toBeGreaterThan(0);
         previous = result.block;
       }
     });
@@ -118,7 +119,10 @@ export function ingestorWritesFirst<E>(options: IngestorSuiteOptions<E>): void {
       const late = recorder.written.filter(
         (w) => w.startedAt > settledAt && comparePointers(w.block, settled.at(-1) as Pointer) <= 0,
       );
-      expect(late.map((w) => pointerToHex(w.block)), "writes for already settled blocks").toEqual([]);
+      expect(
+        late.map((w) => pointerToHex(w.block)),
+        "writes for already settled blocks",
+      ).toEqual([]);
     });
   });
 }

@@ -6,4 +6,14 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Names that would collide under naive key building or query interpolation. */
-export const awkwardNameSuffixes = ["", "/", "/child", ".dot", "$where", "{x}", ":colon", "ünïcødé-名前", "a b"] as const;
+export const awkwardNameSuffixes = [
+  "",
+  "/",
+  "/child",
+  ".dot",
+  "$where",
+  "{x}",
+  ":colon",
+  "ünïcødé-名前",
+  "a b",
+] as const;

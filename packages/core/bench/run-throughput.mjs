@@ -50,6 +50,10 @@ const slowOn = await blocksPerSecond({ blocks: 20_000, coalesce: true, commitDel
 
 console.log(`run_instant_committer_coalescing_off: ${fmt(instantOff.rate)} blocks/s`);
 console.log(`run_instant_committer_coalescing_on: ${fmt(instantOn.rate)} blocks/s`);
-console.log(`run_10ms_committer_coalescing_off: ${fmt(slowOff.rate)} blocks/s (${slowOff.writes} writes for 300 blocks)`);
-console.log(`run_10ms_committer_coalescing_on: ${fmt(slowOn.rate)} blocks/s (${slowOn.writes} writes for 20000 blocks)`);
+console.log(
+  `run_10ms_committer_coalescing_off: ${fmt(slowOff.rate)} blocks/s (${slowOff.writes} writes for 300 blocks)`,
+);
+console.log(
+  `run_10ms_committer_coalescing_on: ${fmt(slowOn.rate)} blocks/s (${slowOn.writes} writes for 20000 blocks)`,
+);
 console.log(`coalescing_speedup_10ms_committer: ${(slowOn.rate / slowOff.rate).toFixed(1)} x (target >= 10)`);

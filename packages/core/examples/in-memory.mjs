@@ -37,7 +37,9 @@ function node(name) {
     onEvent(event) {
       if (event.type === "committed") {
         const from = event.parent === null ? 0n : pointerToBigInt(event.parent);
-        console.log(`${name}: committed blocks ${from + 1n}..${pointerToBigInt(event.block)} (${event.span} in one write)`);
+        console.log(
+          `${name}: committed blocks ${from + 1n}..${pointerToBigInt(event.block)} (${event.span} in one write)`,
+        );
         if (name === "node A" && pointerToBigInt(event.block) >= lastBlock / 2n && !controller.signal.aborted) {
           console.log(`${name}: dies here (no more renewals, and it never releases the lock)`);
           lock.simulateCrash();

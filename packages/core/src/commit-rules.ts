@@ -32,7 +32,13 @@ export function validateReset(ingestor: unknown, expected: unknown, block: unkno
 }
 
 /** The error a committer raises when the stored pointer is not the parent. */
-export function parentMismatch(ingestor: string, parent: Pointer | null, stored: Pointer | null | undefined): InvalidCommitError {
+export function parentMismatch(
+  ingestor: string,
+  parent: Pointer | null,
+  stored: Pointer | null | undefined,
+): InvalidCommitError {
   const seen = stored === undefined ? "" : `, stored ${pointerToHex(stored)}`;
-  return new InvalidCommitError(`commit for "${ingestor}" rejected: parent ${pointerToHex(parent)} is not the stored pointer${seen}`);
+  return new InvalidCommitError(
+    `commit for "${ingestor}" rejected: parent ${pointerToHex(parent)} is not the stored pointer${seen}`,
+  );
 }

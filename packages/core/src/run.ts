@@ -1,7 +1,13 @@
 import { sleep } from "./abort.js";
 import { backoffDelay, withJitter } from "./backoff.js";
 import type { Committer } from "./committer.js";
-import { ConfigurationError, InvalidArgumentError, InvalidCommitError, isTidemarkError, LockLostError } from "./errors.js";
+import {
+  ConfigurationError,
+  InvalidArgumentError,
+  InvalidCommitError,
+  isTidemarkError,
+  LockLostError,
+} from "./errors.js";
 import type { RunEvent, RunEventListener, RunStage } from "./events.js";
 import type { Ingestor } from "./ingestor.js";
 import type { DistributedLock, Lease } from "./lock.js";

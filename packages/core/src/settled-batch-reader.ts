@@ -108,20 +108,22 @@ export class SettledBatchReader {
   #track(promise: Promise<Result>): void {
     const item: PendingResult = { settled: false };
     this.#pending.push(item);
-    Promise.resolve(promise).then(
-      (value) => {
-        item.settled = true;
-        if (value.error !== undefined) item.error = { error: value.error };
-        else item.value = value;
-      },
-      (error: unknown) => {
-        item.settled = true;
-        item.error = { error };
-      },
-    ).finally(() => {
-      this.#notify();
-      this.#pump();
-    });
+    Promise.resolve(promise)
+      .then(
+        (value) => {
+          item.settled = true;
+          if (value.error !== undefined) item.error = { error: value.error };
+          else item.value = value;
+        },
+        (error: unknown) => {
+          item.settled = true;
+          item.error = { error };
+        },
+      )
+      .finally(() => {
+        this.#notify();
+        this.#pump();
+      });
   }
 
   #notify(): void {

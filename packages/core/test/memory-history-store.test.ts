@@ -21,7 +21,9 @@ describe("MemoryHistoryStore", () => {
     ]);
     const descending = await store.getAccountHistory("account-1", { order: "desc", limit: 1 });
     expect(descending).toEqual([{ block: 2n, index: 1 }]);
-    const after = await store.getAccountHistory("account-1", { cursor: sequenceCodec.orderingKey({ block: 1n, index: 1 }) });
+    const after = await store.getAccountHistory("account-1", {
+      cursor: sequenceCodec.orderingKey({ block: 1n, index: 1 }),
+    });
     expect(after).toEqual([{ block: 2n, index: 1 }]);
     expect(await store.getBlockRange(pointerFromNumber(2), pointerFromNumber(3))).toHaveLength(4);
   });

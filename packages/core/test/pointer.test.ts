@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import {
   comparePointers,
   InvalidArgumentError,
+  InvalidCommitError,
   pointerFromHex,
   pointerFromNumber,
   pointersEqual,
   pointerToBigInt,
   pointerToHex,
   validateCommit,
-  InvalidCommitError,
 } from "../src/index.js";
 
 describe("pointers", () => {

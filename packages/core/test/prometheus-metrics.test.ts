@@ -1,6 +1,13 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { MemoryCommitter, MemoryLock, MemoryLockServer, pointerFromNumber, run, SequenceIngestor } from "../src/index.js";
+import {
+  MemoryCommitter,
+  MemoryLock,
+  MemoryLockServer,
+  pointerFromNumber,
+  run,
+  SequenceIngestor,
+} from "../src/index.js";
 import { PrometheusMetrics } from "../src/prometheus/index.js";
 
 describe("PrometheusMetrics", () => {

@@ -239,7 +239,13 @@ describe("run", () => {
       },
     };
     await expect(
-      run({ signal: AbortSignal.timeout(5000), lock, committer: new MemoryCommitter(), writer: noWriter, ingestor: new SequenceIngestor() }),
+      run({
+        signal: AbortSignal.timeout(5000),
+        lock,
+        committer: new MemoryCommitter(),
+        writer: noWriter,
+        ingestor: new SequenceIngestor(),
+      }),
     ).rejects.toBeInstanceOf(ConfigurationError);
     expect(unlocked).toBe(0);
   });

@@ -1,5 +1,6 @@
 import type { StatementSync } from "node:sqlite";
 import {
+  assertIngestorName,
   type CommitOptions,
   type Committer,
   CorruptRecordError,
@@ -10,7 +11,6 @@ import {
   parentMismatch,
   pointerToHex,
   type ReadOptions,
-  assertIngestorName,
   validateCommit,
   validateReset,
 } from "@tidemark/core";

@@ -132,7 +132,12 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   }
 
   async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
-    const rows = this.#range.all({ ingestor: this.ingestor, from, to, ...(await this.#visibility()) }) as unknown as EntryRow[];
+    const rows = this.#range.all({
+      ingestor: this.ingestor,
+      from,
+      to,
+      ...(await this.#visibility()),
+    }) as unknown as EntryRow[];
     return rows.map((row) => this.#codec.decode(row.entry));
   }
 

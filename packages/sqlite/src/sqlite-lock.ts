@@ -6,8 +6,8 @@ import {
   type DistributedLock,
   InvalidArgumentError,
   type Lease,
-  type LockState,
   LockLostError,
+  type LockState,
   sleep,
 } from "@tidemark/core";
 import {
@@ -100,7 +100,9 @@ export class SqliteLock implements DistributedLock {
     const { db } = this.#connection;
     if (options.createTables !== false) createLockTables(db, this.#table, tokens);
     try {
-      this.#select = db.prepare(`SELECT owner, version, lease_ms, token, released FROM ${this.#table} WHERE key = :key`);
+      this.#select = db.prepare(
+        `SELECT owner, version, lease_ms, token, released FROM ${this.#table} WHERE key = :key`,
+      );
       this.#insert = db.prepare(`INSERT INTO ${this.#table} (key, owner, version, lease_ms, token, released)
         VALUES (:key, :owner, :version, :lease, :token, 0)
         ON CONFLICT (key) DO UPDATE SET owner = :owner, version = :version, lease_ms = :lease, token = :token, released = 0
@@ -162,7 +164,9 @@ export class SqliteLock implements DistributedLock {
     if (this.#connection?.owned && this.#connection.db.isOpen) this.#connection.db.close();
   }
 
-  #tryAcquire(seen: { version: string; at: number } | null): { lease: Lease } | { seen: { version: string; at: number } } {
+  #tryAcquire(
+    seen: { version: string; at: number } | null,
+  ): { lease: Lease } | { seen: { version: string; at: number } } {
     const owner = this.#ownerLabel ? `${this.#ownerLabel}/${randomUUID()}` : randomUUID();
     const version = randomUUID();
     type Seen = { version: string; at: number };

@@ -19,7 +19,10 @@ afterEach(() => {
 function open(path: string, ingestor = "seq") {
   const committer = new SqliteCommitter({ path });
   const store = new SqliteHistoryStore({ path, codec: sequenceCodec, ingestor });
-  closers.push(() => committer.close(), () => store.close());
+  closers.push(
+    () => committer.close(),
+    () => store.close(),
+  );
   return { committer, store };
 }
 
@@ -142,7 +145,10 @@ describe("sqlite bad input", () => {
     const path = temporaryDatabase();
     const a = new SqliteLock({ path, key: "k", leaseMs: 1500, heartbeatMs: 500, pollMs: 50 });
     const b = new SqliteLock({ path, key: "k", leaseMs: 1500, heartbeatMs: 500, pollMs: 50 });
-    closers.push(() => a.close(), () => b.close());
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
     await a.lock(AbortSignal.timeout(5000));
     await expect(b.lock(AbortSignal.timeout(700))).rejects.toThrow();
     await a.unlock();

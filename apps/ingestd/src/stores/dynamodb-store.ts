@@ -1,9 +1,107 @@
-import type { Store, StoreOptions } from "./store.js";
-import { redactUrl } from "./store.js";
+import type { Committer, DistributedLock } from "@tidemark/core";
+import { InvalidConfigError } from "../config-error.js";
+import { importFromAdapter } from "./adapter-dependency.js";
 import { importAdapter } from "./optional-adapter.js";
+import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
-/** `dynamodb:` (AWS from the environment) or `dynamodb://HOST:PORT` (an endpoint such as DynamoDB Local). */
-export async function openDynamoDbStore(url: string, _options: StoreOptions): Promise<Store> {
-  await importAdapter<unknown>("@tidemark/dynamodb", redactUrl(url));
-  throw new Error("dynamodb store: wiring pending");
+interface DynamoDbModule {
+  DynamoDbCommitter: new (options: { client: unknown; table?: string }) => Committer;
+  DynamoDbLock: new (options: {
+    client: unknown;
+    key: string;
+    table?: string;
+    heartbeatMs?: number;
+    owner?: string;
+  }) => DistributedLock & { close?(): Promise<void> };
+  createTables(client: unknown, options: { commitsTable?: string; locksTable?: string }): Promise<void>;
+}
+
+interface AwsSdkModule {
+  DynamoDBClient: new (config: Record<string, unknown>) => { destroy(): void };
+}
+
+export interface DynamoDbStoreSettings {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly commitsTable?: string;
+  readonly locksTable?: string;
+}
+
+/**
+ * `dynamodb:` (AWS, region and credentials from the environment) or
+ * `dynamodb://HOST:PORT` (an endpoint such as DynamoDB Local), with optional
+ * `?region=…&commits=…&locks=…` (defaults: agora's `tx-history-commits` and
+ * `tx-history-locks`, so tidemark nodes can join a Go agora fleet).
+ */
+export async function openDynamoDbStore(
+  url: string,
+  options: StoreOptions,
+): Promise<Store & { createTables(): Promise<void> }> {
+  const label = redactUrl(url);
+  const settings = parseDynamoDbUrl(url);
+  const dynamodb = await importAdapter<DynamoDbModule>("@tidemark/dynamodb", label);
+  const sdk = await importFromAdapter<AwsSdkModule>("@tidemark/dynamodb", "@aws-sdk/client-dynamodb");
+  const client = new sdk.DynamoDBClient({
+    ...(settings.region ? { region: settings.region } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+  });
+  const committer = new dynamodb.DynamoDbCommitter({
+    client,
+    ...(settings.commitsTable ? { table: settings.commitsTable } : {}),
+  });
+  const locks: (DistributedLock & { close?(): Promise<void> })[] = [];
+  return {
+    label,
+    committer,
+    createLock(key, { leaseMs, ownerLabel }) {
+      const ms = leaseMs ?? options.leaseMs;
+      const lock = new dynamodb.DynamoDbLock({
+        client,
+        key,
+        owner: ownerLabel,
+        ...(settings.locksTable ? { table: settings.locksTable } : {}),
+        // agora's ratio: the lease is three heartbeats.
+        ...(ms ? { heartbeatMs: Math.max(100, Math.floor(ms / 3)) } : {}),
+      });
+      locks.push(lock);
+      return lock;
+    },
+    createTables: () =>
+      dynamodb.createTables(client, {
+        ...(settings.commitsTable ? { commitsTable: settings.commitsTable } : {}),
+        ...(settings.locksTable ? { locksTable: settings.locksTable } : {}),
+      }),
+    async close() {
+      for (const lock of locks) await (lock.close?.() ?? lock.unlock());
+      client.destroy();
+    },
+  };
+}
+
+export function parseDynamoDbUrl(url: string): DynamoDbStoreSettings {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidConfigError(
+      "--store",
+      `not a DynamoDB URL: "${redactUrl(url)}" (dynamodb: or dynamodb://HOST:PORT)`,
+    );
+  }
+  const params = parsed.searchParams;
+  for (const key of params.keys()) {
+    if (!["region", "commits", "locks", "tls"].includes(key)) {
+      throw new InvalidConfigError(
+        "--store",
+        `unknown DynamoDB URL parameter "${key}" (known: region, commits, locks, tls)`,
+      );
+    }
+  }
+  const scheme = params.get("tls") === "true" ? "https" : "http";
+  return {
+    ...(parsed.host ? { endpoint: `${scheme}://${parsed.host}` } : {}),
+    ...(params.get("region") ? { region: params.get("region") as string } : {}),
+    ...(params.get("commits") ? { commitsTable: params.get("commits") as string } : {}),
+    ...(params.get("locks") ? { locksTable: params.get("locks") as string } : {}),
+  };
 }

@@ -6,7 +6,12 @@ import { redactUrl, type Store, type StoreOptions } from "./store.js";
 interface EtcdModule {
   createEtcdClient(options: { hosts: string[]; auth?: { username: string; password: string } }): { close(): void };
   EtcdCommitter: new (options: { client: unknown }) => Committer;
-  EtcdLock: new (options: { client: unknown; name: string; ttlSeconds?: number; owner?: string }) => DistributedLock & {
+  EtcdLock: new (options: {
+    client: unknown;
+    name: string;
+    ttlSeconds?: number;
+    owner?: string;
+  }) => DistributedLock & {
     close(): Promise<void>;
   };
 }
@@ -42,9 +47,12 @@ export async function openEtcdStore(url: string, options: StoreOptions): Promise
 
 function parseEtcdUrl(url: string): { hosts: string[]; auth?: { username: string; password: string } } {
   const match = /^(etcds?):\/\/(?:([^:@/]+):([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
-  if (!match) throw new InvalidConfigError("--store", `not an etcd URL: "${redactUrl(url)}" (etcd://HOST:PORT[,HOST:PORT])`);
+  if (!match)
+    throw new InvalidConfigError("--store", `not an etcd URL: "${redactUrl(url)}" (etcd://HOST:PORT[,HOST:PORT])`);
   const scheme = match[1] === "etcds" ? "https" : "http";
   const hosts = (match[4] as string).split(",").map((host) => `${scheme}://${host}`);
-  const auth = match[2] ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3] ?? "") } : undefined;
+  const auth = match[2]
+    ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3] ?? "") }
+    : undefined;
   return { hosts, ...(auth ? { auth } : {}) };
 }

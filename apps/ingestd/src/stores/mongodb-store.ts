@@ -1,9 +1,54 @@
-import type { Store, StoreOptions } from "./store.js";
-import { redactUrl } from "./store.js";
+import type { Committer, DistributedLock } from "@tidemark/core";
+import { importFromAdapter } from "./adapter-dependency.js";
 import { importAdapter } from "./optional-adapter.js";
+import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
-/** `mongodb://…` or `mongodb+srv://…`: commits and locks in MongoDB, via @tidemark/mongodb. */
-export async function openMongoDbStore(url: string, _options: StoreOptions): Promise<Store> {
-  await importAdapter<unknown>("@tidemark/mongodb", redactUrl(url));
-  throw new Error("mongodb store: wiring pending");
+interface MongoAdapterModule {
+  MongoCommitter: new (options: { client: unknown; database?: string }) => Committer;
+  MongoLock: new (options: {
+    client: unknown;
+    database?: string;
+    key: string;
+    leaseMs?: number;
+    owner?: string;
+  }) => DistributedLock;
+}
+
+interface MongoDriverModule {
+  MongoClient: new (url: string, options?: Record<string, unknown>) => { close(): Promise<void> };
+}
+
+/**
+ * `mongodb://…` or `mongodb+srv://…`: commits and locks in MongoDB via
+ * @tidemark/mongodb and the user's `mongodb` driver. The URL's database (the
+ * path) holds the collections; the default is the driver's.
+ */
+export async function openMongoDbStore(url: string, options: StoreOptions): Promise<Store> {
+  const label = redactUrl(url);
+  const adapter = await importAdapter<MongoAdapterModule>("@tidemark/mongodb", label);
+  const driver = await importFromAdapter<MongoDriverModule>("@tidemark/mongodb", "mongodb");
+  const client = new driver.MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+  const database = new URL(url.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1) || undefined;
+  const committer = new adapter.MongoCommitter({ client, ...(database ? { database } : {}) });
+  const locks: DistributedLock[] = [];
+  return {
+    label,
+    committer,
+    createLock(key, { leaseMs, ownerLabel }) {
+      const ms = leaseMs ?? options.leaseMs;
+      const lock = new adapter.MongoLock({
+        client,
+        key,
+        owner: ownerLabel,
+        ...(database ? { database } : {}),
+        ...(ms ? { leaseMs: ms } : {}),
+      });
+      locks.push(lock);
+      return lock;
+    },
+    async close() {
+      for (const lock of locks) await lock.unlock();
+      await client.close();
+    },
+  };
 }

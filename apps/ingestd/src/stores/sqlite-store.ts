@@ -11,7 +11,12 @@ export function openSqliteStore(url: string, options: StoreOptions): Store {
     label: url,
     committer,
     createLock(key, { leaseMs, ownerLabel }): DistributedLock {
-      const lock = new SqliteLock({ path, key, ownerLabel, ...((leaseMs ?? options.leaseMs) ? { leaseMs: leaseMs ?? options.leaseMs } : {}) });
+      const lock = new SqliteLock({
+        path,
+        key,
+        ownerLabel,
+        ...((leaseMs ?? options.leaseMs) ? { leaseMs: leaseMs ?? options.leaseMs } : {}),
+      });
       locks.push(lock);
       return lock;
     },

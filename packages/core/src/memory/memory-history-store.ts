@@ -44,7 +44,10 @@ export class MemoryHistoryStore<E> implements Writer<E>, HistoryReader<E> {
     });
     for (const account of this.#codec.accounts(entry)) {
       let ids = this.#byAccount.get(account);
-      if (ids === undefined) this.#byAccount.set(account, (ids = new Set()));
+      if (ids === undefined) {
+        ids = new Set();
+        this.#byAccount.set(account, ids);
+      }
       ids.add(id);
     }
   }
@@ -74,7 +77,9 @@ export class MemoryHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
     const committed = await this.#committed();
     return [...this.#byId.values()]
-      .filter((s) => isVisible(s, committed) && comparePointers(s.block, from) >= 0 && comparePointers(s.block, to) <= 0)
+      .filter(
+        (s) => isVisible(s, committed) && comparePointers(s.block, from) >= 0 && comparePointers(s.block, to) <= 0,
+      )
       .sort((a, b) => comparePointers(a.orderingKey, b.orderingKey))
       .map((stored) => this.#codec.decode(stored.bytes));
   }

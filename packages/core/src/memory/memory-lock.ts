@@ -118,10 +118,13 @@ export class MemoryLock implements DistributedLock {
     this.#lastRenewedAt = performance.now();
     const heartbeat = setInterval(() => this.#renew(), this.#heartbeatMs);
     // Without a confirmed renewal for lease - margin, a waiter may soon take over: stop first.
-    const watchdog = setInterval(() => {
-      const last = this.#lastRenewedAt ?? 0;
-      if (performance.now() - last >= this.#leaseMs - this.#marginMs) this.#lose("lease expired without renewal");
-    }, Math.max(10, this.#marginMs / 2));
+    const watchdog = setInterval(
+      () => {
+        const last = this.#lastRenewedAt ?? 0;
+        if (performance.now() - last >= this.#leaseMs - this.#marginMs) this.#lose("lease expired without renewal");
+      },
+      Math.max(10, this.#marginMs / 2),
+    );
     this.#held = { lease, controller, version, timers: [heartbeat, watchdog] };
     return lease;
   }

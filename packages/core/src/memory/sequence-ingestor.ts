@@ -83,7 +83,12 @@ export class SequenceIngestor implements Ingestor<SequenceEntry> {
     if (!this.#options.holdOpenAtEnd) queue.end();
   }
 
-  async #process(signal: AbortSignal, writer: Writer<SequenceEntry>, parent: Pointer | null, n: bigint): Promise<Result> {
+  async #process(
+    signal: AbortSignal,
+    writer: Writer<SequenceEntry>,
+    parent: Pointer | null,
+    n: bigint,
+  ): Promise<Result> {
     const block = pointerFromNumber(n);
     const { delayMs = 0, entriesPerBlock = 1, failure } = this.#options;
     if (delayMs > 0) await sleep(delayMs, signal);

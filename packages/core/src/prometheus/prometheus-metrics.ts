@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry, register as defaultRegistry } from "prom-client";
+import { Counter, register as defaultRegistry, Gauge, type Registry } from "prom-client";
 import type { RunEvent } from "../events.js";
 import type { Metrics } from "../metrics.js";
 
@@ -34,7 +34,7 @@ export class PrometheusMetrics implements Metrics {
     const registry = options.registry ?? defaultRegistry;
     const prefix = options.prefix ?? "tidemark";
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-      reuse(registry, `${prefix}_${name}`) as Counter<L> | undefined ??
+      (reuse(registry, `${prefix}_${name}`) as Counter<L> | undefined) ??
       new Counter<L>({ name: `${prefix}_${name}`, help, labelNames, registers: [registry] });
     const gauge = (name: string, help: string) =>
       (reuse(registry, `${prefix}_${name}`) as Gauge<"ingestor"> | undefined) ??

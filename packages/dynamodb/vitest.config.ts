@@ -1,0 +1,14 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  test: {
+    name: "dynamodb",
+    include: ["test/**/*.test.ts"],
+    // Starts one DynamoDB Local (or checks DYNAMODB_ENDPOINT) and provides its endpoint; fails the run if it cannot.
+    globalSetup: ["./test/global-setup.ts"],
+    // Lock tests measure time against one shared server: files side by side on two cores would only add noise.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,0 +1,112 @@
+import { backoffDelay, sleep, withJitter } from "@tidemark/core";
+
+/** How requests to a chain endpoint are retried. */
+export interface RetryOptions {
+  /** Attempts per request, the first included (default 6). */
+  readonly maxAttempts?: number;
+  /** Backoff after the first failure, in ms (default 250; doubles per attempt). */
+  readonly initialBackoffMs?: number;
+  /** Cap of the backoff, in ms (default 10 000). */
+  readonly maxBackoffMs?: number;
+  /** The longest `Retry-After` honoured, in ms (default 60 000); longer requests are shortened to it. */
+  readonly maxRetryAfterMs?: number;
+}
+
+/** How one failed attempt should be treated. */
+export type FailureVerdict =
+  | { readonly retry: true; readonly retryAfterMs?: number }
+  | { readonly retry: false; readonly error: unknown };
+
+export interface RetryContext {
+  readonly signal: AbortSignal;
+  readonly options: RetryOptions;
+  /** Classifies a failed attempt. */
+  readonly classify: (error: unknown) => FailureVerdict;
+  /** Builds the error thrown once attempts run out. */
+  readonly exhausted: (error: unknown, attempts: number) => Error;
+  /** Told about each retry (for logs and tests). */
+  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `attempt` until it succeeds, a failure is final, attempts run out or
+ * `signal` aborts (then it rejects with the abort reason). The delay between
+ * attempts is capped exponential backoff with ±20 % jitter, or the server's
+ * `Retry-After` when that is longer.
+ */
+export async function withRetries<T>(
+  context: RetryContext,
+  attempt: (attemptNumber: number) => Promise<T>,
+): Promise<T> {
+  const { signal, options } = context;
+  const maxAttempts = options.maxAttempts ?? 6;
+  for (let n = 1; ; n++) {
+    signal.throwIfAborted();
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const verdict = context.classify(error);
+      if (!verdict.retry) throw verdict.error;
+      if (n >= maxAttempts) throw context.exhausted(error, n);
+      const backoff = withJitter(
+        backoffDelay(n, { initialMs: options.initialBackoffMs ?? 250, maxMs: options.maxBackoffMs ?? 10_000 }),
+        0.2,
+      );
+      const retryAfter = Math.min(verdict.retryAfterMs ?? 0, options.maxRetryAfterMs ?? 60_000);
+      const delayMs = Math.max(backoff, retryAfter);
+      context.onRetry?.(error, n, delayMs);
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/** Parses an HTTP `Retry-After` value (seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null || value.trim() === "") return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * Runs `fn` with a signal that aborts when `signal` does or after `timeoutMs`,
+ * and clears its timer afterwards. A timeout rejects with a `TimeoutError`.
+ */
+export async function withTimeout<T>(
+  signal: AbortSignal,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`request timed out after ${timeoutMs} ms`, "TimeoutError")),
+    timeoutMs,
+  );
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(controller.signal);
+  } catch (error) {
+    // Report the timeout itself rather than whatever the aborted request turned it into.
+    if (controller.signal.aborted && !signal.aborted) throw controller.signal.reason;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** True for a `TimeoutError` from {@link withTimeout}. */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
+}
+
+/** True for errors fetch raises when the connection fails (refused, reset, closed mid-response). */
+export function isNetworkFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === "TypeError" && /fetch failed|terminated|network/i.test(error.message)) return true;
+  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_|EAI_AGAIN)/.test(code);
+}

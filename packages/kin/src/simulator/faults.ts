@@ -1,0 +1,75 @@
+/** Something a simulated server does instead of answering normally. */
+export type Fault =
+  /** Answer with this HTTP status (e.g. 429 with `retryAfter: "1"`, or 503). */
+  | { readonly kind: "http"; readonly status: number; readonly retryAfter?: string; readonly body?: string }
+  /** Destroy the connection without answering (a reset). */
+  | { readonly kind: "reset" }
+  /** Answer 200 with a body that is not JSON. */
+  | { readonly kind: "malformed"; readonly body?: string }
+  /** Never answer; the client must time out. */
+  | { readonly kind: "hang" }
+  /** Answer with a JSON-RPC error (Solana only), e.g. -32007 slot skipped. */
+  | { readonly kind: "rpcError"; readonly code: number; readonly message: string }
+  /** Answer with the normal result passed through `mutate` (a response of the wrong shape). */
+  | { readonly kind: "mutate"; readonly mutate: (result: unknown) => unknown };
+
+/** When a fault applies. */
+export interface FaultRule {
+  readonly fault: Fault;
+  /** Only requests of this JSON-RPC method (Solana, exact) or starting with this `"GET <path>"` / `"stream <path>"` key (Horizon). */
+  readonly method?: string;
+  /** Only requests about this slot or ledger. */
+  readonly target?: bigint | number;
+  /** How many matching requests it hits (default 1; Infinity for all). */
+  readonly times?: number;
+}
+
+/** A registered fault: how often it hit so far. */
+export interface FaultHandle {
+  readonly hits: number;
+  /** Stops it from hitting again. */
+  remove(): void;
+}
+
+/** The faults a simulated server applies, first registered first. */
+export class FaultInjector {
+  readonly #rules: { rule: FaultRule; remaining: number; hits: number; removed: boolean }[] = [];
+  readonly #prefix: boolean;
+
+  /** `prefix`: match `method` as a prefix of the request key rather than exactly. */
+  constructor(options: { prefix?: boolean } = {}) {
+    this.#prefix = options.prefix ?? false;
+  }
+
+  add(rule: FaultRule): FaultHandle {
+    const entry = { rule, remaining: rule.times ?? 1, hits: 0, removed: false };
+    this.#rules.push(entry);
+    return {
+      get hits() {
+        return entry.hits;
+      },
+      remove: () => {
+        entry.removed = true;
+      },
+    };
+  }
+
+  /** The fault for this request, if any (consuming one of its uses). */
+  take(method: string, target: bigint | number | undefined): Fault | null {
+    for (const entry of this.#rules) {
+      if (entry.removed || entry.remaining <= 0) continue;
+      const { rule } = entry;
+      if (rule.method !== undefined && (this.#prefix ? !method.startsWith(rule.method) : method !== rule.method))
+        continue;
+      if (rule.target !== undefined && (target === undefined || BigInt(rule.target) !== BigInt(target))) continue;
+      entry.remaining--;
+      entry.hits++;
+      return rule.fault;
+    }
+    return null;
+  }
+
+  clear(): void {
+    this.#rules.length = 0;
+  }
+}

@@ -1,0 +1,205 @@
+import type { Address } from "@solana/kit";
+import { describe } from "../describe.js";
+import { RpcResponseError } from "../errors.js";
+
+/** A compiled inner instruction as getBlock reports it (data in base58). */
+export interface RpcInnerInstruction {
+  readonly programIdIndex: number;
+  readonly accounts: readonly number[];
+  readonly data: string;
+}
+
+/** A token balance entry of getBlock's metadata (pre or post). */
+export interface RpcTokenBalance {
+  readonly accountIndex: number;
+  readonly mint: Address;
+  readonly owner: Address | null;
+}
+
+/** One transaction of a getBlock result, checked. */
+export interface RpcBlockTransaction {
+  readonly bytes: Uint8Array;
+  /** The RPC's TransactionError, null when it succeeded. */
+  readonly err: unknown;
+  /** False when the node returned the transaction without metadata. */
+  readonly hasMeta: boolean;
+  readonly loadedWritable: readonly Address[];
+  readonly loadedReadonly: readonly Address[];
+  readonly innerInstructions: readonly {
+    readonly index: number;
+    readonly instructions: readonly RpcInnerInstruction[];
+  }[];
+  /** Pre- then post-balances. */
+  readonly tokenBalances: readonly RpcTokenBalance[];
+}
+
+/** A getBlock result, checked. */
+export interface RpcBlock {
+  readonly blockTime: Date | null;
+  readonly transactions: readonly RpcBlockTransaction[];
+}
+
+/**
+ * Checks the shape of a getBlock result (base64 encoding, full details) and
+ * pulls out what the ingestor uses. Throws {@link RpcResponseError} naming the
+ * slot and the field on the first mismatch: a block is never half-read.
+ */
+export function parseBlock(slot: bigint, raw: unknown): RpcBlock {
+  const at = new Path(slot);
+  const block = object(raw, at);
+  const blockTime = block.blockTime;
+  let time: Date | null = null;
+  if (blockTime !== null && blockTime !== undefined)
+    time = new Date(Number(integer(blockTime, at.field("blockTime"))) * 1000);
+  const transactions = array(block.transactions, at.field("transactions")).map((tx, i) =>
+    parseTransaction(tx, at.field(`transactions[${i}]`)),
+  );
+  return { blockTime: time, transactions };
+}
+
+function parseTransaction(raw: unknown, at: Path): RpcBlockTransaction {
+  const tx = object(raw, at);
+  const encoded = tx.transaction;
+  if (!Array.isArray(encoded) || encoded.length !== 2 || typeof encoded[0] !== "string" || encoded[1] !== "base64") {
+    throw at.field("transaction").error(`expected [<base64>, "base64"], got ${describe(encoded)}`);
+  }
+  const bytes = base64(encoded[0], at.field("transaction[0]"));
+  // Only candidate Kin transactions are decoded in full; a cheap framing check catches garbage in the others.
+  const signatures = bytes[0] ?? 0;
+  if (signatures < 1 || signatures > 127 || bytes.length < 1 + 64 * signatures + 3 + 1 + 32 + 32 + 1) {
+    throw at
+      .field("transaction[0]")
+      .error(`expected a signed wire transaction, got ${bytes.length} bytes with ${signatures} signatures`);
+  }
+  const version = tx.version;
+  if (version !== undefined && version !== "legacy" && version !== 0 && version !== 0n) {
+    throw at.field("version").error(`expected "legacy" or 0, got ${describe(version)}`);
+  }
+  if (tx.meta === null || tx.meta === undefined) {
+    return {
+      bytes,
+      err: null,
+      hasMeta: false,
+      loadedWritable: [],
+      loadedReadonly: [],
+      innerInstructions: [],
+      tokenBalances: [],
+    };
+  }
+  const metaAt = at.field("meta");
+  const meta = object(tx.meta, metaAt);
+  const err = meta.err ?? null;
+  if (err !== null && typeof err !== "object" && typeof err !== "string") {
+    throw metaAt.field("err").error(`expected null, a string or an object, got ${describe(err)}`);
+  }
+  let loadedWritable: Address[] = [];
+  let loadedReadonly: Address[] = [];
+  if (meta.loadedAddresses !== undefined && meta.loadedAddresses !== null) {
+    const loadedAt = metaAt.field("loadedAddresses");
+    const loaded = object(meta.loadedAddresses, loadedAt);
+    loadedWritable = array(loaded.writable, loadedAt.field("writable")).map((a, i) =>
+      address(a, loadedAt.field(`writable[${i}]`)),
+    );
+    loadedReadonly = array(loaded.readonly, loadedAt.field("readonly")).map((a, i) =>
+      address(a, loadedAt.field(`readonly[${i}]`)),
+    );
+  }
+  const innerInstructions =
+    meta.innerInstructions === null || meta.innerInstructions === undefined
+      ? []
+      : array(meta.innerInstructions, metaAt.field("innerInstructions")).map((group, g) => {
+          const groupAt = metaAt.field(`innerInstructions[${g}]`);
+          const value = object(group, groupAt);
+          return {
+            index: Number(integer(value.index, groupAt.field("index"))),
+            instructions: array(value.instructions, groupAt.field("instructions")).map((ix, i) =>
+              parseInner(ix, groupAt.field(`instructions[${i}]`)),
+            ),
+          };
+        });
+  const tokenBalances = [
+    ...balances(meta.preTokenBalances, metaAt.field("preTokenBalances")),
+    ...balances(meta.postTokenBalances, metaAt.field("postTokenBalances")),
+  ];
+  return { bytes, err, hasMeta: true, loadedWritable, loadedReadonly, innerInstructions, tokenBalances };
+}
+
+function parseInner(raw: unknown, at: Path): RpcInnerInstruction {
+  const ix = object(raw, at);
+  const data = ix.data;
+  if (typeof data !== "string") throw at.field("data").error(`expected a base58 string, got ${describe(data)}`);
+  return {
+    programIdIndex: Number(integer(ix.programIdIndex, at.field("programIdIndex"))),
+    accounts: array(ix.accounts, at.field("accounts")).map((a, i) => Number(integer(a, at.field(`accounts[${i}]`)))),
+    data,
+  };
+}
+
+function balances(raw: unknown, at: Path): RpcTokenBalance[] {
+  if (raw === null || raw === undefined) return [];
+  return array(raw, at).map((entry, i) => {
+    const entryAt = at.field(`[${i}]`);
+    const value = object(entry, entryAt);
+    return {
+      accountIndex: Number(integer(value.accountIndex, entryAt.field("accountIndex"))),
+      mint: address(value.mint, entryAt.field("mint")),
+      // Blocks from before 2022 have no owner in their token balances.
+      owner: value.owner === undefined || value.owner === null ? null : address(value.owner, entryAt.field("owner")),
+    };
+  });
+}
+
+/** A field path inside one getBlock response, for error messages. */
+class Path {
+  constructor(
+    readonly slot: bigint,
+    readonly path = "",
+  ) {}
+
+  field(name: string): Path {
+    if (name.startsWith("[")) return new Path(this.slot, `${this.path}${name}`);
+    return new Path(this.slot, this.path === "" ? name : `${this.path}.${name}`);
+  }
+
+  error(message: string): RpcResponseError {
+    return new RpcResponseError(
+      `Solana RPC getBlock(${this.slot}): ${this.path === "" ? "result" : this.path}: ${message}`,
+      this.path === "" ? "result" : this.path,
+    );
+  }
+}
+
+function object(value: unknown, at: Path): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw at.error(`expected an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function array(value: unknown, at: Path): unknown[] {
+  if (!Array.isArray(value)) throw at.error(`expected an array, got ${describe(value)}`);
+  return value;
+}
+
+function integer(value: unknown, at: Path): bigint {
+  if (typeof value === "bigint" && value >= 0n) return value;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  throw at.error(`expected a non-negative integer, got ${describe(value)}`);
+}
+
+const BASE58 = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
+
+function address(value: unknown, at: Path): Address {
+  if (typeof value !== "string" || !BASE58.test(value))
+    throw at.error(`expected a base58 address, got ${describe(value)}`);
+  return value as Address;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64(value: string, at: Path): Uint8Array {
+  if (value.length === 0 || value.length % 4 !== 0 || !BASE64.test(value)) {
+    throw at.error(`expected base64 transaction bytes, got ${describe(value)}`);
+  }
+  return new Uint8Array(Buffer.from(value, "base64"));
+}

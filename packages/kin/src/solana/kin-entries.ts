@@ -1,0 +1,163 @@
+import { create } from "@bufbuild/protobuf";
+import { type Address, getBase58Encoder } from "@solana/kit";
+import { RpcResponseError } from "../errors.js";
+import {
+  type Entry,
+  SolanaInnerInstructionSchema,
+  SolanaTokenAccountSchema,
+  type SolanaTransactionMeta,
+  SolanaTransactionMetaSchema,
+} from "../gen/model_pb.js";
+import { createSolanaEntry, solanaBody } from "../model/entry.js";
+import { kinInstructions } from "../model/solana.js";
+import { TOKEN_PROGRAM_ADDRESS } from "../model/spl-token.js";
+import { addressOf, keyOf, parseWireTransaction } from "../model/wire.js";
+import type { RpcBlock, RpcBlockTransaction } from "./block-shape.js";
+import { goJson } from "./go-json.js";
+
+export interface KinEntriesOptions {
+  /** The mint whose instructions make a transaction a Kin transaction. */
+  readonly mint: Address;
+  /** Keep tidemark's metadata extension in the entries (false: byte-identical to agora's). */
+  readonly extensions: boolean;
+}
+
+const base58 = getBase58Encoder();
+const TOKEN_PROGRAM_BYTES = Buffer.from(keyOf(TOKEN_PROGRAM_ADDRESS));
+
+/**
+ * The Kin transactions of one block, in block order, each once: those with an
+ * SPL Token instruction (top-level or inner) on the mint. Throws
+ * {@link RpcResponseError} naming the slot and field when the block cannot be
+ * read faithfully.
+ */
+export function kinEntriesOfBlock(slot: bigint, block: RpcBlock, options: KinEntriesOptions): Entry[] {
+  const mintBytes = Buffer.from(keyOf(options.mint));
+  const entries: Entry[] = [];
+  block.transactions.forEach((tx, index) => {
+    const field = `transactions[${index}]`;
+    if (!mayBeKin(tx, mintBytes, options.mint)) return;
+    if (!tx.hasMeta) {
+      throw new RpcResponseError(
+        `Solana RPC getBlock(${slot}): ${field}.meta is missing, so its token instructions cannot be attributed to a mint`,
+        `${field}.meta`,
+      );
+    }
+    const entry = createSolanaEntry({
+      slot,
+      transaction: tx.bytes,
+      ...(tx.err === null ? {} : { transactionError: new TextEncoder().encode(goJson(tx.err)) }),
+      blockTime: block.blockTime,
+      meta: buildMeta(slot, field, tx),
+    });
+    let kept: boolean;
+    try {
+      kept = kinInstructions(entry, options.mint).length > 0;
+    } catch (error) {
+      throw new RpcResponseError(
+        `Solana RPC getBlock(${slot}): ${field}.transaction: ${(error as Error).message}`,
+        `${field}.transaction`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!kept) return;
+    if (!options.extensions) solanaBody(entry).meta = undefined;
+    entries.push(entry);
+  });
+  return entries;
+}
+
+/**
+ * A cheap filter before decoding: a Kin instruction needs the token program
+ * among the transaction's keys, and its mint among the keys or in the token
+ * balances. Most of a mainnet block (votes, other tokens) stops here.
+ */
+function mayBeKin(tx: RpcBlockTransaction, mintBytes: Buffer, mint: Address): boolean {
+  const bytes = Buffer.from(tx.bytes.buffer, tx.bytes.byteOffset, tx.bytes.byteLength);
+  const hasProgram = bytes.includes(TOKEN_PROGRAM_BYTES) || tx.loadedReadonly.includes(TOKEN_PROGRAM_ADDRESS);
+  if (!hasProgram) return false;
+  if (!tx.hasMeta) return true;
+  return (
+    bytes.includes(mintBytes) ||
+    tx.tokenBalances.some((b) => b.mint === mint) ||
+    tx.loadedWritable.includes(mint) ||
+    tx.loadedReadonly.includes(mint)
+  );
+}
+
+function buildMeta(slot: bigint, field: string, tx: RpcBlockTransaction): SolanaTransactionMeta {
+  let staticKeys: Address[];
+  try {
+    staticKeys = parseWireTransaction(tx.bytes).staticKeys.map(addressOf);
+  } catch (error) {
+    throw new RpcResponseError(
+      `Solana RPC getBlock(${slot}): ${field}.transaction does not decode as a Solana transaction (${(error as Error).message})`,
+      `${field}.transaction`,
+      { cause: error },
+    );
+  }
+  const keys = [...staticKeys, ...tx.loadedWritable, ...tx.loadedReadonly];
+  const innerInstructions = tx.innerInstructions.flatMap((group, g) =>
+    group.instructions.flatMap((ix, i) => {
+      const at = `${field}.meta.innerInstructions[${g}].instructions[${i}]`;
+      const program = keys[ix.programIdIndex];
+      if (program === undefined) {
+        throw new RpcResponseError(
+          `Solana RPC getBlock(${slot}): ${at}.programIdIndex ${ix.programIdIndex} is out of range`,
+          `${at}.programIdIndex`,
+        );
+      }
+      // Only SPL Token instructions matter to Kin; keeping the rest would only grow entries.
+      if (program !== TOKEN_PROGRAM_ADDRESS) return [];
+      if (ix.accounts.some((a) => a >= keys.length)) {
+        throw new RpcResponseError(
+          `Solana RPC getBlock(${slot}): ${at}.accounts has an index out of range`,
+          `${at}.accounts`,
+        );
+      }
+      let data: Uint8Array;
+      try {
+        data = new Uint8Array(base58.encode(ix.data));
+      } catch (error) {
+        throw new RpcResponseError(`Solana RPC getBlock(${slot}): ${at}.data is not base58`, `${at}.data`, {
+          cause: error,
+        });
+      }
+      return [
+        create(SolanaInnerInstructionSchema, {
+          outerIndex: group.index,
+          programIndex: ix.programIdIndex,
+          accounts: Uint8Array.from(ix.accounts),
+          data,
+        }),
+      ];
+    }),
+  );
+  const tokenAccounts = new Map<Address, { mint: Address; owner: Address | null }>();
+  tx.tokenBalances.forEach((balance) => {
+    const address = keys[balance.accountIndex];
+    if (address === undefined) {
+      throw new RpcResponseError(
+        `Solana RPC getBlock(${slot}): ${field}.meta token balance accountIndex ${balance.accountIndex} is out of range`,
+        `${field}.meta.postTokenBalances`,
+      );
+    }
+    const previous = tokenAccounts.get(address);
+    // Post-balances come last: their owner wins (SetAuthority may have changed it).
+    tokenAccounts.set(address, { mint: balance.mint, owner: balance.owner ?? previous?.owner ?? null });
+  });
+  return create(SolanaTransactionMetaSchema, {
+    loadedWritable: tx.loadedWritable.map(keyOf),
+    loadedReadonly: tx.loadedReadonly.map(keyOf),
+    innerInstructions,
+    tokenAccounts: [...tokenAccounts].map(([address, info]) =>
+      create(SolanaTokenAccountSchema, {
+        address: keyOf(address),
+        mint: keyOf(info.mint),
+        owner: info.owner === null ? new Uint8Array(0) : keyOf(info.owner),
+      }),
+    ),
+  });
+}

@@ -1,0 +1,36 @@
+import type { Logger } from "@tidemark/core";
+import type { RetryOptions } from "../retry.js";
+
+/** Options of {@link KinSolanaIngestor}. */
+export interface KinSolanaIngestorOptions {
+  /** The Solana JSON-RPC endpoint (http or https), e.g. `https://api.mainnet-beta.solana.com`. */
+  readonly rpcUrl: string;
+  /** Extra HTTP headers for every RPC request (an API key, for example). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The name commits are stored under (default `history_KIN4`, as agora). */
+  readonly name?: string;
+  /** The mint whose transactions are kept (default the Kin mint `kinXdEcpDQeHPEuQnqmUgtYykqKGVFq6CeVX5iAHJq6`). */
+  readonly mint?: string;
+  /** Where to start when nothing is committed yet (default slot 0, the chain's start). */
+  readonly startSlot?: bigint;
+  /** Blocks fetched at once (default 8). */
+  readonly concurrency?: number;
+  /** Results that may wait for `run` before fetching pauses (default 64). */
+  readonly bound?: number;
+  /** Slots asked for per `getBlocksWithLimit` call (default 1024). */
+  readonly batchSize?: number;
+  /** Pause between `getBlocksWithLimit` calls once caught up, in ms (default 1000; never less than 1000). */
+  readonly pollIntervalMs?: number;
+  /** Timeout of one RPC request, in ms (default 30 000). */
+  readonly requestTimeoutMs?: number;
+  /** How failed requests are retried (defaults: 6 attempts, 250 ms doubling to 10 s, Retry-After up to 60 s). */
+  readonly retry?: RetryOptions;
+  /**
+   * Store tidemark's metadata extension in each entry (default true): the
+   * lookup-table addresses, the SPL Token inner instructions and the token
+   * accounts with their mints and owners, which the Solana account view needs.
+   * agora's readers skip it. Set false to write entries byte-identical to agora v0.2.7's.
+   */
+  readonly extensions?: boolean;
+  readonly logger?: Logger;
+}

@@ -1,0 +1,232 @@
+import {
+  createSolanaRpcFromTransport,
+  isSolanaError,
+  type Slot,
+  SOLANA_ERROR__JSON_RPC__INVALID_PARAMS,
+  SOLANA_ERROR__JSON_RPC__INVALID_REQUEST,
+  SOLANA_ERROR__JSON_RPC__METHOD_NOT_FOUND,
+  SOLANA_ERROR__JSON_RPC__SERVER_ERROR_UNSUPPORTED_TRANSACTION_VERSION,
+  SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR,
+} from "@solana/kit";
+import { createHttpTransport } from "@solana/rpc-transport-http";
+import { ConfigurationError, type Logger } from "@tidemark/core";
+import { describe } from "../describe.js";
+import { KinRpcError, RpcResponseError } from "../errors.js";
+import {
+  type FailureVerdict,
+  isNetworkFailure,
+  isTimeout,
+  parseRetryAfter,
+  type RetryOptions,
+  withRetries,
+  withTimeout,
+} from "../retry.js";
+
+export interface SolanaRpcClientOptions {
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly requestTimeoutMs: number;
+  readonly retry: RetryOptions;
+  readonly logger: Logger;
+}
+
+// HTTP statuses that no retry can fix: the URL, credentials or method are wrong.
+const CONFIGURATION_STATUSES = new Set([400, 401, 403, 404, 405]);
+
+/**
+ * The three RPC calls the Kin4 ingestor makes, on `@solana/kit`, each with a
+ * timeout, retries and a validated response. Every failure names the backend,
+ * the method and the slot.
+ */
+export class SolanaRpcClient {
+  readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<ReturnType<typeof createHttpTransport>>>;
+  readonly #options: SolanaRpcClientOptions;
+
+  constructor(options: SolanaRpcClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch (error) {
+      throw new ConfigurationError(`Solana RPC: invalid URL "${options.url}"`, { cause: error });
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigurationError(`Solana RPC: URL must be http or https, got "${options.url}"`);
+    }
+    this.#options = options;
+    // kit types headers to forbid a few names (Accept, Content-Type, ...); it rejects those at runtime.
+    type Headers = NonNullable<Parameters<typeof createHttpTransport>[0]["headers"]>;
+    let transport: ReturnType<typeof createHttpTransport>;
+    try {
+      transport = createHttpTransport({
+        url: options.url,
+        ...(options.headers ? { headers: { ...options.headers } as Headers } : {}),
+        // kit's default parser keeps every integer exact by scanning the body character by
+        // character, which costs more than everything else on a multi-megabyte mainnet block.
+        // Every number the ingestor reads (slots, indexes, error codes, block times) is far
+        // below 2^53, so plain JSON.parse is exact for them; kit's transformers still upcast.
+        fromJson: (raw) => JSON.parse(raw),
+        toJson: (payload) =>
+          JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)),
+      });
+    } catch (error) {
+      throw new ConfigurationError(`Solana RPC ${options.url}: ${(error as Error).message}`, { cause: error });
+    }
+    this.#rpc = createSolanaRpcFromTransport(transport);
+  }
+
+  /** Finalized slots with a block, starting at `start`, at most `limit` of them, ascending. */
+  getBlocksWithLimit(signal: AbortSignal, start: bigint, limit: number): Promise<bigint[]> {
+    const what = `getBlocksWithLimit(${start}, ${limit})`;
+    return this.#call(what, signal, async (requestSignal) => {
+      const slots: unknown = await this.#rpc
+        .getBlocksWithLimit(start as Slot, limit, { commitment: "finalized" })
+        .send({ abortSignal: requestSignal });
+      return validateSlots(what, slots, start);
+    });
+  }
+
+  /**
+   * The getBlock result for `slot` (base64 transactions, full details, no
+   * rewards), passed through `read`. `read` runs inside the retry loop, so a
+   * response it rejects with {@link RpcResponseError} is fetched again.
+   */
+  getBlock<T>(signal: AbortSignal, slot: bigint, read: (block: unknown) => T): Promise<T> {
+    const what = `getBlock(${slot})`;
+    return this.#call(what, signal, async (requestSignal) => {
+      const block: unknown = await this.#rpc
+        .getBlock(slot as Slot, {
+          commitment: "finalized",
+          encoding: "base64",
+          maxSupportedTransactionVersion: 0,
+          rewards: false,
+          transactionDetails: "full",
+        })
+        .send({ abortSignal: requestSignal });
+      if (block === null) {
+        // A finalized slot listed by getBlocksWithLimit must have a block: treat null as "not there yet".
+        throw new NotAvailableYet(`Solana RPC ${what} returned null for a finalized slot`);
+      }
+      return read(block);
+    });
+  }
+
+  /** The newest finalized slot. */
+  getFinalizedSlot(signal: AbortSignal): Promise<bigint> {
+    const what = "getSlot(finalized)";
+    return this.#call(what, signal, async (requestSignal) => {
+      const slot: unknown = await this.#rpc.getSlot({ commitment: "finalized" }).send({ abortSignal: requestSignal });
+      if (typeof slot !== "bigint" && !(typeof slot === "number" && Number.isSafeInteger(slot) && slot >= 0)) {
+        throw new RpcResponseError(`Solana RPC ${what}: result must be a slot number, got ${describe(slot)}`, "result");
+      }
+      return BigInt(slot);
+    });
+  }
+
+  #call<T>(what: string, signal: AbortSignal, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { requestTimeoutMs, retry, logger } = this.#options;
+    return withRetries(
+      {
+        signal,
+        options: retry,
+        classify: (error) => classify(what, error),
+        exhausted: (error, attempts) =>
+          new KinRpcError(
+            `Solana RPC ${what} failed after ${attempts} attempts: ${describeError(error)}`,
+            what,
+            attempts,
+            {
+              cause: error,
+            },
+          ),
+        onRetry: (error, n, delayMs) =>
+          logger.warn(
+            { backend: "solana", request: what, attempt: n, delayMs, err: error },
+            "Solana RPC request failed; retrying",
+          ),
+      },
+      () => withTimeout(signal, requestTimeoutMs, attempt),
+    );
+  }
+}
+
+/** getBlock returned null: the block is not available from this node yet. */
+class NotAvailableYet extends Error {}
+
+function classify(what: string, error: unknown): FailureVerdict {
+  if (error instanceof RpcResponseError || error instanceof NotAvailableYet) return { retry: true };
+  if (isTimeout(error) || isNetworkFailure(error) || error instanceof SyntaxError) return { retry: true };
+  if (isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
+    const { statusCode, headers } = error.context;
+    if (statusCode === 429) return { retry: true, retryAfterMs: parseRetryAfter(headers?.get("retry-after")) ?? 0 };
+    if (CONFIGURATION_STATUSES.has(statusCode)) {
+      return {
+        retry: false,
+        error: new ConfigurationError(`Solana RPC ${what}: HTTP ${statusCode} ${error.context.message ?? ""}`.trim(), {
+          cause: error,
+        }),
+      };
+    }
+    return { retry: true, retryAfterMs: parseRetryAfter(headers?.get("retry-after")) ?? 0 };
+  }
+  if (
+    isSolanaError(error, SOLANA_ERROR__JSON_RPC__METHOD_NOT_FOUND) ||
+    isSolanaError(error, SOLANA_ERROR__JSON_RPC__INVALID_PARAMS) ||
+    isSolanaError(error, SOLANA_ERROR__JSON_RPC__INVALID_REQUEST) ||
+    isSolanaError(error, SOLANA_ERROR__JSON_RPC__SERVER_ERROR_UNSUPPORTED_TRANSACTION_VERSION)
+  ) {
+    return {
+      retry: false,
+      error: new ConfigurationError(`Solana RPC ${what} rejected the request: ${describeError(error)}`, {
+        cause: error,
+      }),
+    };
+  }
+  // Every other JSON-RPC error (slot skipped, block not available yet, node unhealthy, internal error):
+  // a node that is behind or a load balancer hitting another node can answer differently next time.
+  if (isSolanaError(error)) return { retry: true };
+  return { retry: true };
+}
+
+function validateSlots(what: string, value: unknown, start: bigint): bigint[] {
+  if (!Array.isArray(value)) {
+    throw new RpcResponseError(
+      `Solana RPC ${what}: result must be an array of slots, got ${describe(value)}`,
+      "result",
+    );
+  }
+  const slots: bigint[] = [];
+  let previous = start - 1n;
+  for (const [i, raw] of value.entries()) {
+    const ok = typeof raw === "bigint" || (typeof raw === "number" && Number.isSafeInteger(raw));
+    if (!ok)
+      throw new RpcResponseError(
+        `Solana RPC ${what}: result[${i}] must be a slot number, got ${describe(raw)}`,
+        `result[${i}]`,
+      );
+    const slot = BigInt(raw);
+    if (slot <= previous) {
+      throw new RpcResponseError(
+        `Solana RPC ${what}: result[${i}] = ${slot} does not ascend from ${previous === start - 1n ? `the start slot ${start}` : previous}`,
+        `result[${i}]`,
+      );
+    }
+    slots.push(slot);
+    previous = slot;
+  }
+  return slots;
+}
+
+function describeError(error: unknown): string {
+  if (isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
+    return `HTTP ${error.context.statusCode} ${error.context.message ?? ""}`.trim();
+  }
+  if (isSolanaError(error)) {
+    const server = (error.context as { __serverMessage?: string }).__serverMessage;
+    return `JSON-RPC error ${error.context.__code}${server ? `: ${server}` : `: ${error.message}`}`;
+  }
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,230 @@
+import { ConfigurationError, pointerToHex } from "@tidemark/core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  KinRpcError,
+  KinSolanaIngestor,
+  type KinSolanaIngestorOptions,
+  RpcResponseError,
+  solanaBody,
+  solanaPointer,
+} from "../src/index.js";
+import { KinBlockFactory, SolanaChain, SolanaRpcServer } from "../src/simulator/index.js";
+import { collect, first } from "./support/ingest.js";
+
+// Every fault below hits a real HTTP exchange on loopback: the ingestor's @solana/kit client sees what it would see from a node.
+describe("Kin4 ingestor under RPC faults", () => {
+  let server: SolanaRpcServer;
+  let chain: SolanaChain;
+  const slots = [1000n, 1001n, 1003n, 1004n];
+
+  beforeAll(async () => {
+    const factory = await KinBlockFactory.create({ seed: "faults" });
+    chain = new SolanaChain();
+    for (const [i, slot] of slots.entries()) {
+      chain.append([await factory.transfer(i, i + 1, 10n), await factory.otherTokenTransfer(i, i + 2, 1n)], { slot });
+    }
+    server = await SolanaRpcServer.start({ chain });
+  });
+  afterEach(() => {
+    server.faults.clear();
+    server.resetCounters();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const ingestor = (options: Partial<KinSolanaIngestorOptions> = {}) =>
+    new KinSolanaIngestor({
+      rpcUrl: server.url,
+      startSlot: 1000n,
+      requestTimeoutMs: 2000,
+      retry: { maxAttempts: 4, initialBackoffMs: 20, maxBackoffMs: 100 },
+      ...options,
+    });
+
+  /** Reads all four blocks and checks they arrived whole, in order, one Kin entry each. */
+  async function expectAllBlocks(options: Partial<KinSolanaIngestorOptions> = {}) {
+    const started = performance.now();
+    const { results, entries, failure } = await collect(ingestor(options), null, first(slots.length));
+    expect(failure).toBeUndefined();
+    expect(results.map((r) => r.error)).toEqual(slots.map(() => undefined));
+    expect(results.map((r) => pointerToHex(r.block))).toEqual(slots.map((s) => pointerToHex(solanaPointer(s))));
+    // Blocks are fetched concurrently: entries of different blocks may be written in any order, each once.
+    expect(entries.map((e) => solanaBody(e).slot).sort()).toEqual(slots);
+    return performance.now() - started;
+  }
+
+  it("honours Retry-After on HTTP 429", async () => {
+    const fault = server.faults.add({
+      method: "getBlock",
+      target: 1001n,
+      fault: { kind: "http", status: 429, retryAfter: "1" },
+    });
+    const elapsed = await expectAllBlocks();
+    expect(fault.hits).toBe(1);
+    expect(server.requests("getBlock")).toBe(5);
+    // The backoff alone would have retried after ~20 ms.
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+  });
+
+  it("retries HTTP 5xx with backoff", async () => {
+    const fault = server.faults.add({ method: "getBlock", fault: { kind: "http", status: 503 }, times: 3 });
+    await expectAllBlocks();
+    expect(fault.hits).toBe(3);
+  });
+
+  it("retries when the node takes longer than the request timeout", async () => {
+    const fault = server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "hang" } });
+    const elapsed = await expectAllBlocks({ requestTimeoutMs: 300 });
+    expect(fault.hits).toBe(1);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+  });
+
+  it("retries connection resets, on block listing and on blocks", async () => {
+    const listing = server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
+    const block = server.faults.add({ method: "getBlock", target: 1004n, fault: { kind: "reset" }, times: 2 });
+    await expectAllBlocks();
+    expect([listing.hits, block.hits]).toEqual([1, 2]);
+  });
+
+  it("retries JSON-RPC errors for a block not available yet or reported skipped by a lagging node", async () => {
+    const notYet = server.faults.add({
+      method: "getBlock",
+      target: 1000n,
+      fault: { kind: "rpcError", code: -32004, message: "Block not available for slot 1000" },
+    });
+    const skipped = server.faults.add({
+      method: "getBlock",
+      target: 1003n,
+      fault: {
+        kind: "rpcError",
+        code: -32007,
+        message: "Slot 1003 was skipped, or missing due to ledger jump to recent snapshot",
+      },
+    });
+    await expectAllBlocks();
+    expect([notYet.hits, skipped.hits]).toEqual([1, 1]);
+  });
+
+  it("retries a body that is not JSON", async () => {
+    const fault = server.faults.add({ method: "getBlock", fault: { kind: "malformed" }, times: 2 });
+    await expectAllBlocks();
+    expect(fault.hits).toBe(2);
+  });
+
+  it("never skips a listed block the node keeps calling skipped: the block's result fails, naming it", async () => {
+    server.faults.add({
+      method: "getBlock",
+      target: 1001n,
+      fault: {
+        kind: "rpcError",
+        code: -32007,
+        message: "Slot 1001 was skipped, or missing due to ledger jump to recent snapshot",
+      },
+      times: Number.POSITIVE_INFINITY,
+    });
+    const { results, entries } = await collect(ingestor(), null, first(2));
+    expect(results[0]?.error).toBeUndefined();
+    expect(pointerToHex(results[1]?.block as Uint8Array)).toBe(pointerToHex(solanaPointer(1001n)));
+    const error = results[1]?.error as KinRpcError;
+    expect(error).toBeInstanceOf(KinRpcError);
+    expect(error.message).toMatch(/Solana RPC getBlock\(1001\) failed after 4 attempts: JSON-RPC error -32007/);
+    expect(error.attempts).toBe(4);
+    expect(entries.some((e) => solanaBody(e).slot === 1001n)).toBe(false);
+  });
+
+  it("fails a block whose response has the wrong shape with an error naming the slot and the field", async () => {
+    server.faults.add({
+      method: "getBlock",
+      target: 1003n,
+      times: Number.POSITIVE_INFINITY,
+      fault: {
+        kind: "mutate",
+        mutate: (block) => {
+          const b = structuredClone(block) as { transactions: { meta: Record<string, unknown> }[] };
+          (b.transactions[0] as { meta: Record<string, unknown> }).meta.err = 42;
+          return b;
+        },
+      },
+    });
+    const { results } = await collect(ingestor(), null, first(3));
+    const error = results[2]?.error as KinRpcError;
+    expect(error.message).toContain(
+      "Solana RPC getBlock(1003) failed after 4 attempts: Solana RPC getBlock(1003): transactions[0].meta.err: expected null, a string or an object, got number 42",
+    );
+    expect(error.cause).toBeInstanceOf(RpcResponseError);
+    expect((error.cause as RpcResponseError).field).toBe("transactions[0].meta.err");
+  });
+
+  it("names a missing transactions list and an undecodable transaction", async () => {
+    server.faults.add({
+      method: "getBlock",
+      target: 1000n,
+      times: 4,
+      fault: { kind: "mutate", mutate: (b) => ({ ...(b as object), transactions: undefined }) },
+    });
+    server.faults.add({
+      method: "getBlock",
+      target: 1001n,
+      times: 4,
+      fault: {
+        kind: "mutate",
+        mutate: (block) => {
+          const b = structuredClone(block) as { transactions: { transaction: [string, string] }[] };
+          (b.transactions[0] as { transaction: [string, string] }).transaction = ["AQID", "base64"];
+          return b;
+        },
+      },
+    });
+    const { results } = await collect(ingestor(), null, first(2));
+    expect(String((results[0]?.error as Error | undefined)?.message)).toContain(
+      "getBlock(1000): transactions: expected an array, got nothing",
+    );
+    expect(String((results[1]?.error as Error | undefined)?.message)).toMatch(
+      /getBlock\(1001\): transactions\[0\]\.transaction\[0\]: expected a signed wire transaction, got 3 bytes/,
+    );
+  });
+
+  it("recovers from a shape fault that clears on retry", async () => {
+    const fault = server.faults.add({
+      method: "getBlock",
+      target: 1004n,
+      fault: { kind: "mutate", mutate: () => ({ blockTime: "soon" }) },
+    });
+    await expectAllBlocks();
+    expect(fault.hits).toBe(1);
+  });
+
+  it("fails the queue when blocks cannot be listed", async () => {
+    server.faults.add({
+      method: "getBlocksWithLimit",
+      times: Number.POSITIVE_INFINITY,
+      fault: { kind: "mutate", mutate: () => ({ slots: [] }) },
+    });
+    const { results, failure } = await collect(ingestor(), null, first(1));
+    expect(results).toEqual([]);
+    expect(failure).toBeInstanceOf(KinRpcError);
+    expect((failure as Error).message).toMatch(
+      /getBlocksWithLimit\(1000, 1024\) failed after 4 attempts: .*result must be an array of slots/,
+    );
+  });
+
+  it("does not retry what no retry can fix: 401, unknown methods, unsupported transaction versions", async () => {
+    server.faults.add({ method: "getBlock", target: 1000n, fault: { kind: "http", status: 401 } });
+    server.faults.add({
+      method: "getBlock",
+      target: 1001n,
+      fault: {
+        kind: "rpcError",
+        code: -32015,
+        message: "Transaction version (1) is not supported by the requesting client.",
+      },
+    });
+    const { results } = await collect(ingestor(), null, first(2));
+    expect(results[0]?.error).toBeInstanceOf(ConfigurationError);
+    expect((results[0]?.error as Error | undefined)?.message).toMatch(/Solana RPC getBlock\(1000\): HTTP 401/);
+    expect(results[1]?.error).toBeInstanceOf(ConfigurationError);
+    // One request per block: the two faults were not retried.
+    expect(server.requests("getBlock")).toBe(slots.length);
+  });
+});

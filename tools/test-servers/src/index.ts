@@ -1,0 +1,9 @@
+export { type DynamoDbLocalOptions, type DynamoDbLocalTestServer, startDynamoDbLocal } from "./dynamodb.js";
+export { type EtcdServerOptions, type EtcdTestServer, startEtcd } from "./etcd.js";
+export {
+  type MongoJavaServerOptions,
+  type MongoJavaTestServer,
+  mongoJavaServerClasspath,
+  startMongoJavaServer,
+} from "./mongo.js";
+export { freePorts, type ServerContext, type ServerSpec, type StopOptions, TestServer } from "./server.js";
