@@ -68,7 +68,8 @@ const rssAtEnd = await new Promise((resolve) => {
   let lastRss = 0;
   const tracker = setInterval(() => {
     try {
-      lastRss = rssKiB(ingest.child.pid);
+      // An exiting process (a zombie) has no VmRSS line any more; keep the last real reading.
+      lastRss = rssKiB(ingest.child.pid) || lastRss;
     } catch {}
   }, 50);
   ingest.child.once("exit", () => {

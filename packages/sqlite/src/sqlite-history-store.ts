@@ -9,7 +9,14 @@ import {
   type WriteOptions,
   type Writer,
 } from "@tidemark/core";
-import { assertTableName, type Connection, connect, type DatabaseSource, wrapMissingTable } from "./database.js";
+import {
+  assertTableName,
+  type Connection,
+  connect,
+  type DatabaseSource,
+  immediateTransaction,
+  wrapMissingTable,
+} from "./database.js";
 import { createCommitTable, createHistoryTables, defaultTables } from "./schema.js";
 
 export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
@@ -33,6 +40,15 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
   readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
 }
 
+interface PendingRow {
+  readonly ingestor: string;
+  readonly id: Uint8Array;
+  readonly block: Uint8Array;
+  readonly key: Uint8Array;
+  readonly entry: Uint8Array;
+  readonly accounts: readonly string[];
+}
+
 interface EntryRow {
   entry: Uint8Array;
 }
@@ -53,6 +69,7 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   readonly #accountDesc: StatementSync;
   readonly #range: StatementSync;
   readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
+  readonly #pending: { row: PendingRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   constructor(options: SqliteHistoryStoreOptions<E>) {
     assertIngestorName(options.ingestor);
@@ -92,22 +109,47 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
     }
   }
 
-  async write(entry: E, options: WriteOptions = {}): Promise<void> {
+  /**
+   * Stores `entry` unless its transaction id is already stored. Writes that
+   * arrive in the same turn of the event loop are applied in one SQLite
+   * transaction: an entry and its account rows land together or not at all,
+   * and a block's entries cost one commit instead of one each.
+   */
+  write(entry: E, options: WriteOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
-    const id = this.#codec.transactionId(entry);
-    const key = this.#codec.orderingKey(entry);
-    const { changes } = this.#insertEntry.run({
+    const row = {
       ingestor: this.ingestor,
-      id,
+      id: this.#codec.transactionId(entry),
       block: this.#codec.block(entry),
-      key,
+      key: this.#codec.orderingKey(entry),
       entry: this.#codec.encode(entry),
+      accounts: [...new Set(this.#codec.accounts(entry))],
+    };
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ row, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
-    // Already stored: a re-ingested block adds nothing.
-    if (changes === 0) return;
-    for (const account of new Set(this.#codec.accounts(entry))) {
-      this.#insertAccount.run({ ingestor: this.ingestor, account, key, id });
+  }
+
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      immediateTransaction(this.#connection.db, () => {
+        for (const { row } of batch) {
+          const { accounts, ...entryRow } = row;
+          // Already stored: a re-ingested block adds nothing.
+          if (this.#insertEntry.run(entryRow).changes === 0) continue;
+          for (const account of accounts) {
+            this.#insertAccount.run({ ingestor: row.ingestor, account, key: row.key, id: row.id });
+          }
+        }
+      });
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
     }
+    for (const { resolve } of batch) resolve();
   }
 
   async getTransaction(id: Uint8Array): Promise<E | null> {
@@ -146,8 +188,9 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
     return this.#committed ? { committed: await this.#committed() } : {};
   }
 
-  /** Closes the connection if this store opened it. */
+  /** Writes what is pending, then closes the connection if this store opened it. */
   close(): void {
+    if (this.#connection?.db.isOpen) this.#flush();
     if (this.#connection?.owned && this.#connection.db.isOpen) this.#connection.db.close();
   }
 }

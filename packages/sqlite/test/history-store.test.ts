@@ -70,6 +70,32 @@ describe("SqliteHistoryStore", () => {
     expect(await store.getBlockRange(pointerFromNumber(1), pointerFromNumber(2))).toHaveLength(1);
   });
 
+  it("stores an entry and its account rows together or not at all", async () => {
+    const path = temporaryDatabase();
+    const { store } = open(path);
+    const raw = new DatabaseSync(path);
+    closers.push(() => raw.close());
+    raw.exec("DROP TABLE tidemark_history_accounts");
+    await expect(store.write({ block: 1n, index: 0 })).rejects.toThrow(/no such table/);
+    expect(raw.prepare("SELECT count(*) AS n FROM tidemark_history").get(), "entry rolled back").toEqual({ n: 0 });
+    // Once the table is back, writing the same entry again stores it in full.
+    const { committer, store: repaired } = open(path);
+    await repaired.write({ block: 1n, index: 0 });
+    await committer.commit("seq", null, pointerFromNumber(1));
+    expect(await repaired.getAccountHistory("account-0")).toEqual([{ block: 1n, index: 0 }]);
+  });
+
+  it("applies many concurrent writes, each once", async () => {
+    const path = temporaryDatabase();
+    const { committer, store } = open(path);
+    const writes = [];
+    for (let block = 1n; block <= 50n; block++) for (let index = 0; index < 5; index++) writes.push(store.write({ block, index }));
+    writes.push(store.write({ block: 7n, index: 3 }));
+    await Promise.all(writes);
+    await committer.commit("seq", null, pointerFromNumber(50));
+    expect(await store.getBlockRange(pointerFromNumber(1), pointerFromNumber(50))).toHaveLength(250);
+  });
+
   it("keeps ingestors apart in one file", async () => {
     const path = temporaryDatabase();
     const a = open(path, "history_KIN3");
