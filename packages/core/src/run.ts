@@ -13,7 +13,7 @@ import type { Ingestor } from "./ingestor.js";
 import type { DistributedLock, Lease } from "./lock.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import { assertPointerOrNull, comparePointers, type Pointer, pointerToHex } from "./pointer.js";
+import { assertPointer, comparePointers, type Pointer, pointerToHex } from "./pointer.js";
 import { SettledBatchReader } from "./settled-batch-reader.js";
 import type { Writer } from "./writer.js";
 
@@ -62,13 +62,16 @@ class RunLoop<E> {
   readonly #log: Logger;
   readonly #maxSpan: number;
   #failures = 0;
+  /** Consecutive holdings that ended without committing anything; they back off before re-acquiring. */
+  #idleHoldings = 0;
+  #committedThisHolding = false;
 
   constructor(options: RunOptions<E>) {
     if (!(options.signal instanceof AbortSignal)) throw new InvalidArgumentError("run: signal must be an AbortSignal");
     for (const part of ["lock", "committer", "writer", "ingestor"] as const) {
       if (options[part] == null) throw new InvalidArgumentError(`run: ${part} is required`);
     }
-    if (options.until !== undefined) assertPointerOrNull(options.until, "run: until");
+    if (options.until !== undefined) assertPointer(options.until, "run: until");
     const maxSpan = options.maxCommitSpan ?? 1024;
     if (!Number.isInteger(maxSpan) || maxSpan < 1) {
       throw new InvalidArgumentError(`run: maxCommitSpan must be a positive integer, got ${maxSpan}`);
@@ -85,12 +88,25 @@ class RunLoop<E> {
       signal.throwIfAborted();
       const lease = await this.#acquire();
       let outcome: HoldingOutcome;
+      this.#committedThisHolding = false;
       try {
         outcome = await this.#hold(lease);
       } finally {
         await this.#release();
       }
       if (outcome === "done") return;
+      // A holding that achieved nothing (a queue that ends at once, a repeated conflict) must not
+      // turn into a hot loop against the lock and the chain; a productive one goes on at once.
+      this.#idleHoldings = this.#committedThisHolding ? 0 : this.#idleHoldings + 1;
+      const pauseMs =
+        this.#idleHoldings === 0
+          ? 0
+          : backoffDelay(this.#idleHoldings, {
+              initialMs: this.#o.restartInitialMs ?? 500,
+              maxMs: this.#o.restartMaxMs ?? 10_000,
+            });
+      // Even without a pause, give timers (heartbeats, signal handlers) a turn.
+      await sleep(pauseMs, signal);
     }
   }
 
@@ -99,6 +115,9 @@ class RunLoop<E> {
     while (true) {
       try {
         const lease = await lock.lock(signal);
+        if (lease.signal.aborted) {
+          throw new LockLostError(`the lock handed out a lease that was already lost: ${String(lease.signal.reason)}`);
+        }
         this.#failures = 0;
         this.#emit({ type: "acquired", ingestor: this.#name, token: lease.token });
         this.#log.debug({ ingestor: this.#name, token: lease.token?.toString() ?? null }, "lock acquired");
@@ -197,12 +216,14 @@ class RunLoop<E> {
         const first = batch.results[0];
         const last = batch.results.at(-1);
         if (first !== undefined && last !== undefined) {
+          holding.throwIfAborted();
           try {
             await committer.commit(this.#name, first.parent, last.block, { signal: holding, lease });
           } catch (error) {
             throw new StageError("commit", error);
           }
           this.#failures = 0;
+          this.#committedThisHolding = true;
           this.#emit({
             type: "committed",
             ingestor: this.#name,
@@ -236,11 +257,13 @@ class RunLoop<E> {
   }
 
   #emit(event: RunEvent): void {
-    try {
-      this.#o.metrics?.observe(event);
-      this.#o.onEvent?.(event);
-    } catch (error) {
-      this.#log.error({ ingestor: this.#name, err: error }, "run event listener threw");
+    // Each listener on its own: a failing metrics sink must not starve the app's event handler.
+    for (const listener of [this.#o.metrics?.observe.bind(this.#o.metrics), this.#o.onEvent]) {
+      try {
+        listener?.(event);
+      } catch (error) {
+        this.#log.error({ ingestor: this.#name, err: error }, "run event listener threw");
+      }
     }
   }
 }

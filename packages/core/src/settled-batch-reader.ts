@@ -1,5 +1,5 @@
 import { raceAbort } from "./abort.js";
-import { pointersEqual } from "./pointer.js";
+import { comparePointers, pointersEqual } from "./pointer.js";
 import type { Result, ResultQueue } from "./result.js";
 
 interface PendingResult {
@@ -64,8 +64,15 @@ export class SettledBatchReader {
       }
       const value = head.value as Result;
       const previous = results.at(-1);
-      // A result that does not chain is committed on its own so the committer judges it.
-      if (previous && !pointersEqual(previous.block, value.parent)) break;
+      // A result that does not chain, or does not advance past its parent, is committed on its
+      // own so the committer judges (and rejects) it instead of a span hiding it.
+      const advances = value.parent === null || comparePointers(value.block, value.parent) > 0;
+      if (previous && (!advances || !pointersEqual(previous.block, value.parent))) break;
+      if (!advances) {
+        results.push(value);
+        this.#pending.shift();
+        break;
+      }
       results.push(value);
       this.#pending.shift();
       if (limit(value)) break;
@@ -85,7 +92,14 @@ export class SettledBatchReader {
     const last = this.#pending.at(-1);
     if (last !== undefined && !last.settled) return;
     this.#pulling = true;
-    this.#iterator.next().then(
+    let step: Promise<IteratorResult<Promise<Result>>>;
+    try {
+      step = Promise.resolve(this.#iterator.next());
+    } catch (error) {
+      // A queue whose next() throws is treated like one whose next() rejects.
+      step = Promise.reject(error);
+    }
+    step.then(
       (step) => {
         this.#pulling = false;
         if (step.done) {
