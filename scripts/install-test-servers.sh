@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the servers the adapter test suites start themselves: etcd (Debian etcd-server) and a
-# Java >= 17 runtime (for DynamoDB Local). Idempotent: does nothing when both are already present.
+# Installs the servers the adapter test suites start themselves: etcd (Debian etcd-server), a Java >= 17
+# JDK (DynamoDB Local runs on it; the mongo-java-server launcher is compiled with javac) with Maven, and
+# mongo-java-server's jars from Maven Central. Idempotent: does nothing when all are already present.
 set -euo pipefail
 
 # Major version of `java` on PATH, or 0 if there is none (java prints its version on stderr).
@@ -11,7 +12,8 @@ java_major() {
 
 pkgs=()
 command -v etcd >/dev/null 2>&1 || pkgs+=(etcd-server)
-[ "$(java_major)" -ge 17 ] || pkgs+=(openjdk-17-jre-headless)
+{ [ "$(java_major)" -ge 17 ] && command -v javac >/dev/null 2>&1; } || pkgs+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
@@ -36,7 +38,10 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
   done
 fi
 
-# The suites start their own etcd / DynamoDB Local on free ports; nothing is started here.
+# mongo-java-server 1.47.0 (memory and H2 backends) into ~/.cache/tidemark, and its small launcher.
+bash "$(dirname "${BASH_SOURCE[0]}")/../tools/test-servers/scripts/install-mongo-java-server.sh"
+
+# The suites start their own etcd / DynamoDB Local / mongo-java-server on free ports; nothing is started here.
 command -v etcd >/dev/null 2>&1 || { echo "install-test-servers: etcd is still not on PATH" >&2; exit 1; }
 [ "$(java_major)" -ge 17 ] || { echo "install-test-servers: java on PATH is not 17+ (update-alternatives?)" >&2; exit 1; }
 echo "install-test-servers: etcd $(etcd --version | sed -n 's/^etcd Version: //p'), java $(java_major)"

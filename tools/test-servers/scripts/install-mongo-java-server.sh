@@ -21,7 +21,7 @@ if ! ls "$home"/lib/mongo-java-server-core-1.47.0.jar >/dev/null 2>&1; then
   mkdir -p "$home"
   # Into a temporary directory first, so an interrupted download never looks complete.
   tmp="$(mktemp -d "$home/.lib-XXXXXX")"
-  mvn -q -B -f "$here/mongo/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2
+  mvn -q -B -Dstyle.color=never -f "$here/mongo/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2
   rm -rf "$home/lib"
   mv "$tmp" "$home/lib"
 fi
