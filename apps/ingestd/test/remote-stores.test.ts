@@ -2,8 +2,10 @@ import { join } from "node:path";
 import {
   type DynamoDbLocalTestServer,
   type EtcdTestServer,
+  type MongoJavaTestServer,
   startDynamoDbLocal,
   startEtcd,
+  startMongoJavaServer,
 } from "@tidemark/test-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli.js";
@@ -13,13 +15,14 @@ import { Cli, committed, workdir } from "./cli-process.js";
 const dir = workdir();
 let etcd: EtcdTestServer;
 let dynamodb: DynamoDbLocalTestServer;
+let mongo: MongoJavaTestServer;
 const aws = { AWS_ACCESS_KEY_ID: "tidemark", AWS_SECRET_ACCESS_KEY: "tidemark", AWS_REGION: "us-east-1" };
 
 beforeAll(async () => {
-  [etcd, dynamodb] = await Promise.all([startEtcd(), startDynamoDbLocal()]);
+  [etcd, dynamodb, mongo] = await Promise.all([startEtcd(), startDynamoDbLocal(), startMongoJavaServer()]);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all([etcd?.close(), dynamodb?.close()]);
+  await Promise.all([etcd?.close(), dynamodb?.close(), mongo?.close()]);
 });
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -85,6 +88,11 @@ describe("tidemark on remote stores", () => {
     const init = await cli(["store", "init", "--store", store], aws);
     expect(init.code, init.err).toBe(0);
     await ingestAndCheck(store, aws);
+  });
+
+  it("ingests with commits and the lock over the MongoDB protocol", async () => {
+    const uri = new URL(mongo.uri);
+    await ingestAndCheck(`mongodb://${uri.host}/tidemark`);
   });
 
   it("names the adapter package to install when it is missing", async () => {
