@@ -89,7 +89,8 @@ describe("SqliteHistoryStore", () => {
     const path = temporaryDatabase();
     const { committer, store } = open(path);
     const writes = [];
-    for (let block = 1n; block <= 50n; block++) for (let index = 0; index < 5; index++) writes.push(store.write({ block, index }));
+    for (let block = 1n; block <= 50n; block++)
+      for (let index = 0; index < 5; index++) writes.push(store.write({ block, index }));
     writes.push(store.write({ block: 7n, index: 3 }));
     await Promise.all(writes);
     await committer.commit("seq", null, pointerFromNumber(50));
