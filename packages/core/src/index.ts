@@ -18,6 +18,7 @@ export {
 } from "./errors.js";
 export type { RunEvent, RunEventListener, RunStage } from "./events.js";
 export type { Ingestor } from "./ingestor.js";
+export { LeaseHolding, type LeaseHoldingOptions } from "./lease-holding.js";
 export type { DistributedLock, Lease, LockState } from "./lock.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { MemoryCommitState, MemoryCommitter, type MemoryCommitterOptions } from "./memory/memory-committer.js";

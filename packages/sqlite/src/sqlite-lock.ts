@@ -6,7 +6,7 @@ import {
   type DistributedLock,
   InvalidArgumentError,
   type Lease,
-  LockLostError,
+  LeaseHolding,
   type LockState,
   sleep,
 } from "@tidemark/core";
@@ -50,12 +50,9 @@ interface LockRow {
 }
 
 interface Holding {
-  readonly lease: Lease;
-  readonly controller: AbortController;
+  readonly holding: LeaseHolding;
   readonly owner: string;
   version: string;
-  lastRenewedAt: number;
-  readonly timers: NodeJS.Timeout[];
 }
 
 /**
@@ -124,11 +121,11 @@ export class SqliteLock implements DistributedLock {
 
   /** performance.now() of the last confirmed renewal of the current holding. */
   get lastRenewedAt(): number | null {
-    return this.#held?.lastRenewedAt ?? null;
+    return this.#held?.holding.lastRenewedAt ?? null;
   }
 
   async lock(signal: AbortSignal): Promise<Lease> {
-    if (this.#held && !this.#held.lease.signal.aborted) return this.#held.lease;
+    if (this.#held && !this.#held.holding.lease.signal.aborted) return this.#held.holding.lease;
     this.#stop();
     let seen: { version: string; at: number } | null = null;
     while (true) {
@@ -155,7 +152,7 @@ export class SqliteLock implements DistributedLock {
 
   /** Test hook: freeze this holder as a paused process would be: no renewals, no release, no self-expiry. */
   simulateCrash(): void {
-    if (this.#held) for (const timer of this.#held.timers) clearInterval(timer);
+    this.#held?.holding.freeze();
   }
 
   /** Stops renewing and closes the connection if this lock opened it; does not release. Call `unlock` first. */
@@ -198,39 +195,27 @@ export class SqliteLock implements DistributedLock {
   }
 
   #hold(owner: string, version: string, token: bigint): Lease {
-    const controller = new AbortController();
-    const lease: Lease = { signal: controller.signal, token };
-    const heartbeat = setInterval(() => this.#heartbeat(), this.#heartbeatMs);
-    // Without a confirmed renewal for lease - margin, a waiter may soon take over: stop first.
-    const watchdog = setInterval(
-      () => {
-        const held = this.#held;
-        if (held && performance.now() - held.lastRenewedAt >= this.#leaseMs - this.#marginMs) {
-          this.#lose("no confirmed renewal within the lease minus the safety margin");
-        }
-      },
-      Math.max(10, this.#marginMs / 2),
-    );
-    this.#held = { lease, controller, owner, version, lastRenewedAt: performance.now(), timers: [heartbeat, watchdog] };
-    return lease;
-  }
-
-  #heartbeat(): void {
-    const held = this.#held;
-    if (held === null) return;
-    const next = randomUUID();
-    const sentAt = performance.now();
-    try {
-      const { changes } = this.#renew.run({ key: this.key, owner: held.owner, version: held.version, next });
-      if (changes === 1) {
-        held.version = next;
-        held.lastRenewedAt = sentAt;
-        return;
-      }
-      this.#lose("the lock row was taken over or removed");
-    } catch {
-      // A busy database is not a lost lock; the watchdog decides if renewals keep failing.
-    }
+    const held: Holding = {
+      owner,
+      version,
+      holding: new LeaseHolding({
+        label: `sqlite lock "${this.key}"`,
+        token,
+        leaseMs: this.#leaseMs,
+        heartbeatMs: this.#heartbeatMs,
+        safetyMarginMs: this.#marginMs,
+        renew: (): boolean => {
+          // Throws on a busy database: an unknown outcome, which the holding's watchdog judges.
+          const next = randomUUID();
+          const { changes } = this.#renew.run({ key: this.key, owner: held.owner, version: held.version, next });
+          if (changes !== 1) return false;
+          held.version = next;
+          return true;
+        },
+      }),
+    };
+    this.#held = held;
+    return held.holding.lease;
   }
 
   #readRow(): LockRow | undefined {
@@ -241,18 +226,8 @@ export class SqliteLock implements DistributedLock {
     return row;
   }
 
-  #lose(why: string): void {
-    const held = this.#held;
-    if (held === null || held.controller.signal.aborted) return;
-    for (const timer of held.timers) clearInterval(timer);
-    held.controller.abort(new LockLostError(`sqlite lock "${this.key}" lost: ${why}`));
-  }
-
   #stop(): void {
-    const held = this.#held;
-    if (held === null) return;
-    for (const timer of held.timers) clearInterval(timer);
-    if (!held.controller.signal.aborted) held.controller.abort(new LockLostError(`sqlite lock "${this.key}" released`));
+    this.#held?.holding.release();
     this.#held = null;
   }
 }

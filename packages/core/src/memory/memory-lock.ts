@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sleep } from "../abort.js";
-import { InvalidArgumentError, LockLostError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
+import { LeaseHolding } from "../lease-holding.js";
 import type { DistributedLock, Lease, LockState } from "../lock.js";
 
 interface LockRecord {
@@ -55,8 +56,7 @@ export class MemoryLock implements DistributedLock {
   readonly #heartbeatMs: number;
   readonly #pollMs: number;
   readonly #marginMs: number;
-  #held: { lease: Lease; controller: AbortController; version: string; timers: NodeJS.Timeout[] } | null = null;
-  #lastRenewedAt: number | null = null;
+  #held: { holding: LeaseHolding; version: string } | null = null;
 
   constructor(options: MemoryLockOptions) {
     if (!options.key) throw new InvalidArgumentError("memory lock key must be a non-empty string");
@@ -70,11 +70,11 @@ export class MemoryLock implements DistributedLock {
 
   /** performance.now() of the last confirmed renewal (or acquisition) of the current holding. */
   get lastRenewedAt(): number | null {
-    return this.#lastRenewedAt;
+    return this.#held?.holding.lastRenewedAt ?? null;
   }
 
   async lock(signal: AbortSignal): Promise<Lease> {
-    if (this.#held && !this.#held.lease.signal.aborted) return this.#held.lease;
+    if (this.#held && !this.#held.holding.lease.signal.aborted) return this.#held.holding.lease;
     this.#stop();
     let seen: { version: string; at: number } | null = null;
     while (true) {
@@ -106,57 +106,40 @@ export class MemoryLock implements DistributedLock {
 
   /** Test hook: freeze this holder, as a paused or partitioned process: no renewals, no release, no self-expiry. */
   simulateCrash(): void {
-    if (this.#held) for (const timer of this.#held.timers) clearInterval(timer);
+    this.#held?.holding.freeze();
   }
 
   #take(): Lease {
     const token = this.#server.nextToken(this.key);
     const version = randomUUID();
     this.#server.records.set(this.key, { owner: this.owner, version, leaseMs: this.#leaseMs, token, released: false });
-    const controller = new AbortController();
-    const lease: Lease = { signal: controller.signal, token };
-    this.#lastRenewedAt = performance.now();
-    const heartbeat = setInterval(() => this.#renew(), this.#heartbeatMs);
-    // Without a confirmed renewal for lease - margin, a waiter may soon take over: stop first.
-    const watchdog = setInterval(
-      () => {
-        const last = this.#lastRenewedAt ?? 0;
-        if (performance.now() - last >= this.#leaseMs - this.#marginMs) this.#lose("lease expired without renewal");
-      },
-      Math.max(10, this.#marginMs / 2),
-    );
-    this.#held = { lease, controller, version, timers: [heartbeat, watchdog] };
-    return lease;
+    const held: { version: string; holding: LeaseHolding } = {
+      version,
+      holding: new LeaseHolding({
+        label: `memory lock "${this.key}"`,
+        token,
+        leaseMs: this.#leaseMs,
+        heartbeatMs: this.#heartbeatMs,
+        safetyMarginMs: this.#marginMs,
+        renew: (): boolean => this.#renew(held),
+      }),
+    };
+    this.#held = held;
+    return held.holding.lease;
   }
 
-  #renew(): void {
-    const held = this.#held;
-    if (held === null) return;
+  #renew(held: { version: string }): boolean {
     const record = this.#server.records.get(this.key);
     if (record === undefined || record.owner !== this.owner || record.version !== held.version || record.released) {
-      this.#lose("lock record was taken or removed");
-      return;
+      return false;
     }
     held.version = randomUUID();
     record.version = held.version;
-    this.#lastRenewedAt = performance.now();
-  }
-
-  #lose(why: string): void {
-    const held = this.#held;
-    if (held === null) return;
-    for (const timer of held.timers) clearInterval(timer);
-    held.controller.abort(new LockLostError(`memory lock "${this.key}" lost: ${why}`));
+    return true;
   }
 
   #stop(): void {
-    const held = this.#held;
-    if (held === null) return;
-    for (const timer of held.timers) clearInterval(timer);
-    if (!held.controller.signal.aborted) {
-      held.controller.abort(new LockLostError(`memory lock "${this.key}" released`));
-    }
+    this.#held?.holding.release();
     this.#held = null;
-    this.#lastRenewedAt = null;
   }
 }
