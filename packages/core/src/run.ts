@@ -36,6 +36,8 @@ export interface RunOptions<E> {
   readonly restartInitialMs?: number;
   /** Cap of the restart delay, in ms (default 10000). */
   readonly restartMaxMs?: number;
+  /** How long a commit already sent may still finish after `signal` aborts, in ms (default 5000). */
+  readonly commitGraceMs?: number;
   /** Consecutive failures after which the lock is released and re-acquired (default 5). */
   readonly maxConsecutiveFailures?: number;
   readonly logger?: Logger;
@@ -218,7 +220,7 @@ class RunLoop<E> {
         if (first !== undefined && last !== undefined) {
           holding.throwIfAborted();
           try {
-            await committer.commit(this.#name, first.parent, last.block, { signal: holding, lease });
+            await this.#commit(first.parent, last.block, lease);
           } catch (error) {
             throw new StageError("commit", error);
           }
@@ -243,6 +245,30 @@ class RunLoop<E> {
     } finally {
       session.abort(new Error("ingestion session ended"));
       reader?.close();
+    }
+  }
+
+  /**
+   * One commit. A lost lease aborts it at once, but a shutdown lets a commit
+   * already sent finish (up to `commitGraceMs`): the backend may have applied
+   * it, and events, logs and metrics should say so.
+   */
+  async #commit(parent: Pointer | null, block: Pointer, lease: Lease): Promise<void> {
+    const { signal, committer } = this.#o;
+    const grace = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onStop = () => {
+      timer = setTimeout(() => grace.abort(signal.reason), this.#o.commitGraceMs ?? 5000);
+    };
+    signal.addEventListener("abort", onStop, { once: true });
+    try {
+      await committer.commit(this.#name, parent, block, {
+        signal: AbortSignal.any([lease.signal, grace.signal]),
+        lease,
+      });
+    } finally {
+      signal.removeEventListener("abort", onStop);
+      clearTimeout(timer);
     }
   }
 

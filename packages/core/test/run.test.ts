@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  type Committer,
   ConfigurationError,
   type DistributedLock,
   InvalidArgumentError,
@@ -75,6 +76,40 @@ describe("run", () => {
     await other.unlock();
     await sleep(20);
     expect(openHandles()).toBeLessThanOrEqual(handlesBefore);
+  });
+
+  it("lets a commit already sent finish on shutdown, so events report what was stored", async () => {
+    // Like a network request: the backend applies the write at once, the answer takes 150 ms,
+    // and an aborted signal abandons the wait (the write stays applied).
+    const inner = new MemoryCommitter();
+    let sent = 0;
+    const committer: Committer = {
+      latest: (name, options) => inner.latest(name, options),
+      reset: (name, expected, block, options) => inner.reset(name, expected, block, options),
+      async commit(name, parent, block, options) {
+        await inner.commit(name, parent, block);
+        sent++;
+        await sleep(150, options?.signal);
+      },
+    };
+    const events = new EventLog();
+    const controller = new AbortController();
+    const running = run({
+      signal: controller.signal,
+      lock: memoryLock(),
+      committer,
+      writer: noWriter,
+      ingestor: new SequenceIngestor(),
+      onEvent: events.listener,
+    });
+    await events.waitFor(committedUpTo(1n));
+    await sleep(50);
+    controller.abort(new Error("SIGTERM"));
+    await expect(running).rejects.toThrow("SIGTERM");
+    const stored = pointerToBigInt((await inner.latest("sequence")) as Uint8Array);
+    const reported = events.of("committed").at(-1);
+    expect(reported && pointerToBigInt(reported.block)).toBe(stored);
+    expect(events.of("committed").length).toBe(sent);
   });
 
   it("keeps a single runner under contention: one committer ends at the last block, the other holds nothing", async () => {
