@@ -205,7 +205,7 @@ class RunLoop<E> {
 
   /** One ingestion session: start the ingestor after `latest`, commit its results in order. */
   async #ingest(lease: Lease, holding: AbortSignal, latest: Pointer | null): Promise<"ended" | "done"> {
-    const { committer, ingestor, writer } = this.#o;
+    const { ingestor, writer } = this.#o;
     // The session's own signal bounds the queue's lifetime: a restart must not leave the old one running.
     const session = new AbortController();
     const sessionSignal = AbortSignal.any([holding, session.signal]);
