@@ -1,3 +1,6 @@
+import type { ServerResponse } from "node:http";
+import { pause } from "./http.js";
+
 /** Something a simulated server does instead of answering normally. */
 export type Fault =
   /** Answer with this HTTP status (e.g. 429 with `retryAfter: "1"`, or 503). */
@@ -71,5 +74,49 @@ export class FaultInjector {
 
   clear(): void {
     this.#rules.length = 0;
+  }
+}
+
+/** How a protocol's server words the faults that replace a whole HTTP exchange. */
+export interface TransportFaultStyle {
+  /** Content type and default body of an `http` fault's error answer. */
+  readonly errorContentType: string;
+  readonly errorBody: (status: number) => string;
+  /** Content type and default body of a `malformed` answer (cut-off JSON of the protocol's shape). */
+  readonly malformedContentType: string;
+  readonly malformedBody: string;
+  /** Ends a `hang` when the server closes. */
+  readonly closing: AbortSignal;
+}
+
+/**
+ * Applies a fault that replaces the whole HTTP exchange (`http`, `reset`,
+ * `malformed`, `hang`); returns false for faults the protocol applies to its
+ * result instead.
+ */
+export async function applyTransportFault(
+  fault: Fault,
+  response: ServerResponse,
+  style: TransportFaultStyle,
+): Promise<boolean> {
+  switch (fault.kind) {
+    case "http": {
+      const headers: Record<string, string> = { "content-type": style.errorContentType };
+      if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+      response.writeHead(fault.status, headers).end(fault.body ?? style.errorBody(fault.status));
+      return true;
+    }
+    case "reset":
+      response.socket?.destroy();
+      return true;
+    case "malformed":
+      response.writeHead(200, { "content-type": style.malformedContentType }).end(fault.body ?? style.malformedBody);
+      return true;
+    case "hang":
+      await pause(10 * 60_000, style.closing);
+      response.socket?.destroy();
+      return true;
+    default:
+      return false;
   }
 }

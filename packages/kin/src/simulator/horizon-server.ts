@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type Fault, FaultInjector } from "./faults.js";
+import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
 import { LoopbackServer, pause } from "./http.js";
 import type { HorizonRecord, SimulatedLedger, StellarLedgers } from "./stellar-ledgers.js";
 
@@ -113,31 +113,14 @@ export class HorizonServer {
     response.writeHead(200, { "content-type": "application/hal+json; charset=utf-8" }).end(JSON.stringify(body));
   }
 
-  async #applyFault(fault: Fault, response: ServerResponse): Promise<boolean> {
-    switch (fault.kind) {
-      case "http": {
-        const headers: Record<string, string> = { "content-type": "application/problem+json; charset=utf-8" };
-        if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
-        response
-          .writeHead(fault.status, headers)
-          .end(fault.body ?? JSON.stringify({ status: fault.status, title: "simulated fault" }));
-        return true;
-      }
-      case "reset":
-        response.socket?.destroy();
-        return true;
-      case "malformed":
-        response
-          .writeHead(200, { "content-type": "application/hal+json" })
-          .end(fault.body ?? '{"_embedded":{"records":[{"pag');
-        return true;
-      case "hang":
-        await pause(10 * 60_000, this.#closing.signal);
-        response.socket?.destroy();
-        return true;
-      default:
-        return false;
-    }
+  #applyFault(fault: Fault, response: ServerResponse): Promise<boolean> {
+    return applyTransportFault(fault, response, {
+      errorContentType: "application/problem+json; charset=utf-8",
+      errorBody: (status) => JSON.stringify({ status, title: "simulated fault" }),
+      malformedContentType: "application/hal+json",
+      malformedBody: '{"_embedded":{"records":[{"pag',
+      closing: this.#closing.signal,
+    });
   }
 
   #root(): HorizonRecord {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getBase64Decoder } from "@solana/kit";
-import { type Fault, FaultInjector } from "./faults.js";
+import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
 import { LoopbackServer, pause, readBody } from "./http.js";
 import type { SimulatedBlock, SolanaChain } from "./solana-chain.js";
 import { jsonFromWireBytes } from "./solana-wire.js";
@@ -112,29 +112,14 @@ export class SolanaRpcServer {
   }
 
   /** Applies a fault that replaces the whole HTTP exchange; returns false for result-level faults. */
-  async #applyTransportFault(fault: Fault, response: ServerResponse): Promise<boolean> {
-    switch (fault.kind) {
-      case "http": {
-        const headers: Record<string, string> = { "content-type": "text/plain" };
-        if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
-        response.writeHead(fault.status, headers).end(fault.body ?? "");
-        return true;
-      }
-      case "reset":
-        response.socket?.destroy();
-        return true;
-      case "malformed":
-        response
-          .writeHead(200, { "content-type": "application/json" })
-          .end(fault.body ?? '{"jsonrpc":"2.0","result":{"blockhe');
-        return true;
-      case "hang":
-        await pause(10 * 60_000, this.#closing.signal);
-        response.socket?.destroy();
-        return true;
-      default:
-        return false;
-    }
+  #applyTransportFault(fault: Fault, response: ServerResponse): Promise<boolean> {
+    return applyTransportFault(fault, response, {
+      errorContentType: "text/plain",
+      errorBody: () => "",
+      malformedContentType: "application/json",
+      malformedBody: '{"jsonrpc":"2.0","result":{"blockhe',
+      closing: this.#closing.signal,
+    });
   }
 
   #answer(call: JsonRpcRequest, fault: Fault | null): unknown {
