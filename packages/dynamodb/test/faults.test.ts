@@ -19,7 +19,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTables, DynamoDbCommitter, DynamoDbLock } from "../src/index.js";
 import { FaultProxy, on } from "./fault-proxy.js";
-import { freshTables, newClient } from "./support.js";
+import { destroyClient, freshTables, newClient } from "./support.js";
 
 const p = pointerFromNumber;
 let client: DynamoDBClient;
@@ -36,7 +36,10 @@ afterEach(async () => {
   proxy.clear();
   for (const lock of locks.splice(0)) await lock.unlock();
 });
-afterAll(() => proxy?.close());
+afterAll(async () => {
+  await proxy?.close();
+  if (client) destroyClient(client);
+});
 
 /** A client whose requests go through the fault proxy. */
 function proxied(maxAttempts = 3): DynamoDBClient {

@@ -14,7 +14,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { DynamoDbCommitter, DynamoDbLock } from "../src/index.js";
 import { FaultProxy } from "./fault-proxy.js";
-import { freshTables, newClient } from "./support.js";
+import { destroyClient, freshTables, newClient } from "./support.js";
 
 const LEASE_MS = 1500;
 const HEARTBEAT_MS = 300;
@@ -34,7 +34,10 @@ afterEach(async () => {
   proxy.clear();
   for (const lock of locks.splice(0)) await lock.unlock();
 });
-afterAll(() => proxy?.close());
+afterAll(async () => {
+  await proxy?.close();
+  if (client) destroyClient(client);
+});
 
 /** A wide safety margin: the cut-off test asserts the holder gives up before its lease ends, on a loaded machine. */
 const MARGIN_MS = 500;
