@@ -23,11 +23,14 @@ export function describeCommitter(name: string, options: CommitterSuiteOptions):
     committerPointers(options);
     committerConcurrency(options);
     committerReset(options);
+    committerLifecycle(options);
+    if (options.loseNextAnswer) committerAmbiguity(options);
   });
 }
 
 function setup(options: CommitterSuiteOptions) {
   const created = new Resources<Committer>(async (committer) => {
+    await committer.close();
     await options.destroy?.(committer);
   });
   afterEach(() => created.closeAll());
@@ -77,7 +80,7 @@ export function committerBasics(options: CommitterSuiteOptions): void {
       const ingestor = uniqueName("fresh");
       const first = await create();
       await first.commit(ingestor, null, p(7));
-      await options.destroy?.(first);
+      await first.close();
       const second = await create();
       await expectStored(second, ingestor, p(7));
       await second.commit(ingestor, p(7), p(8));
@@ -243,6 +246,43 @@ export function committerReset(options: CommitterSuiteOptions): void {
       await expect(committer.reset(ingestor, p(4), p(6))).rejects.toBeInstanceOf(InvalidCommitError);
       await expectStored(committer, ingestor, p(5));
       await committer.reset(ingestor, p(5), p(2));
+      await expectStored(committer, ingestor, p(2));
+      await committer.commit(ingestor, p(2), p(3));
+      await expectStored(committer, ingestor, p(3));
+    });
+  });
+}
+
+/** `close()`: async and idempotent. */
+export function committerLifecycle(options: CommitterSuiteOptions): void {
+  describe("lifecycle", () => {
+    const { create, expectStored } = setup(options);
+
+    it("closes idempotently, keeping what was committed", async () => {
+      const ingestor = uniqueName("close");
+      const committer = await create();
+      await committer.commit(ingestor, null, p(3));
+      await committer.close();
+      await committer.close();
+      await expectStored(await create(), ingestor, p(3));
+    });
+  });
+}
+
+/** A commit the backend applied but whose answer was lost. */
+export function committerAmbiguity(options: CommitterSuiteOptions): void {
+  describe("ambiguity", () => {
+    const { create, expectStored } = setup(options);
+
+    it("settles a commit whose answer was lost: it resolves, and the pointer is the new block", async () => {
+      const loseNextAnswer = options.loseNextAnswer as NonNullable<CommitterSuiteOptions["loseNextAnswer"]>;
+      const committer = await create();
+      const ingestor = uniqueName("ambiguous");
+      await committer.commit(ingestor, null, p(1));
+      await loseNextAnswer(committer, ingestor);
+      // Applied but unacknowledged: reporting it failed would make `run` redo it and hit a conflict,
+      // and reporting a conflict would throw away a holding that did nothing wrong.
+      await committer.commit(ingestor, p(1), p(2));
       await expectStored(committer, ingestor, p(2));
       await committer.commit(ingestor, p(2), p(3));
       await expectStored(committer, ingestor, p(3));

@@ -1,7 +1,9 @@
 export {
+  committerAmbiguity,
   committerBasics,
   committerConcurrency,
   committerIsolation,
+  committerLifecycle,
   committerPointers,
   committerRejections,
   committerReset,
@@ -15,6 +17,14 @@ export {
   ingestorWritesFirst,
 } from "./ingestor-suite.js";
 export { type Interval, overlaps } from "./intervals.js";
-export { describeLock, lockBasics, lockContention, lockFencing, lockTakeover, lockWaiting } from "./lock-suite.js";
+export {
+  describeLock,
+  lockBasics,
+  lockContention,
+  lockFencing,
+  lockSafety,
+  lockTakeover,
+  lockWaiting,
+} from "./lock-suite.js";
 export { uniqueName } from "./names.js";
 export type { CommitterSuiteOptions, IngestorSuiteOptions, LockSuiteOptions, RawPointerReader } from "./options.js";

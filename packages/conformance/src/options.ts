@@ -9,27 +9,47 @@ export interface CommitterSuiteOptions {
    * more per test; every test uses its own random ingestor names.
    */
   readonly create: () => Committer | Promise<Committer>;
-  /** Closes what `create` opened (connections); called after each test for each created committer. */
+  /**
+   * Cleans up what the test created besides the committer (a client it passed
+   * in); the kit itself calls `close()` on every committer after each test.
+   */
   readonly destroy?: (committer: Committer) => void | Promise<void>;
   /** Optional raw reader, so the kit checks what is stored, not only what `latest` says. */
   readonly readRaw?: RawPointerReader;
+  /**
+   * Arms a fault: the next request `committer` sends about `ingestor` reaches
+   * the backend and is applied, but its answer is lost (a dropped connection,
+   * a timeout, a 5xx). Backends where an answer cannot be lost (an embedded
+   * database) leave it out, and the ambiguous-commit case does not run for them.
+   */
+  readonly loseNextAnswer?: (committer: Committer, ingestor: string) => void | Promise<void>;
 }
 
 export interface LockSuiteOptions {
   /** A fresh lock instance (its own connection) for `key`. Every test uses its own random keys. */
   readonly create: (key: string) => DistributedLock | Promise<DistributedLock>;
-  /** Closes what `create` opened; called after each test for each created lock (after `unlock`). */
+  /**
+   * Cleans up what the test created besides the lock (a client, a proxy); the
+   * kit itself calls `close()` on every lock after each test.
+   */
   readonly destroy?: (lock: DistributedLock) => void | Promise<void>;
   /** Freeze a holder as a paused process would be: stop renewals and timers, send and release nothing. */
   readonly crash: (lock: DistributedLock) => void | Promise<void>;
   /** Take the lock away behind the holder's back (revoke its lease, delete its record). */
   readonly forceLoss: (key: string) => void | Promise<void>;
+  /**
+   * Cuts `lock` off from the backend while its process stays alive (a
+   * partition, a dead connection that is not closed); resolves with a function
+   * that heals it. Other locks must still reach the backend where the backend
+   * allows it (an embedded file cannot be cut off for one connection only).
+   */
+  readonly cutOff: (lock: DistributedLock) => Promise<() => void | Promise<void>> | (() => void | Promise<void>);
   /** The lease duration locks are created with, in ms. */
   readonly leaseMs: number;
   /** How often a holder renews, in ms. */
-  readonly renewIntervalMs: number;
+  readonly heartbeatMs: number;
   /** How long a waiter may take to notice a released lock, in ms (a poll interval, or a watch's latency). */
-  readonly pollIntervalMs: number;
+  readonly pollMs: number;
   /**
    * When the holder last confirmed a renewal (performance.now() milliseconds),
    * if the lock can tell; otherwise the kit assumes it was one renewal interval

@@ -11,8 +11,9 @@ interface JsonReport {
   testResults: { assertionResults: { fullName: string; status: string }[] }[];
 }
 
-// The kit must be able to fail: run the lock suite against a lock that does nothing.
-it("fails every safety test of the lock suite when the lock does nothing", async () => {
+// The kit must be able to fail: run the lock suite against a lock that does nothing, and the
+// committer suite against a committer that ignores the parent.
+it("fails every safety test of the lock suite when the lock does nothing, and the committer suite's CAS tests when the parent is ignored", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tidemark-control-"));
   try {
     const output = join(dir, "report.json");
@@ -38,6 +39,17 @@ it("fails every safety test of the lock suite when the lock does nothing", async
       "lets a contender take over a crashed holder's lock, not before the lease ran out",
       "aborts the holder's lease signal soon after the lock is taken away",
       "rejects a frozen holder's fenced commit after a contender acquired, leaving the pointer unchanged",
+      "aborts the lease of a holder cut off from the backend before a contender can acquire",
+      "does not let a stale holder's unlock() release the holder that took over",
+      "gives a new lease, with a larger token where there are tokens, when locked again after a loss",
+      "never keeps a lock whose lock() was aborted while the acquiring write was in flight",
+      "closes idempotently and releases what it holds",
+      "rejects a commit with an aborted lease with LockLostError and writes nothing",
+      "moves a fence only up: a stale holder fencing after its successor still cannot commit",
+      "lets only the new holder win when old and new holders commit at the same moment",
+      // parent-ignoring committer
+      "rejects gap, backwards, stale and no-op commits, leaving the pointer unchanged",
+      "lets exactly one of 16 concurrent commits from the same parent win",
     ];
     for (const title of mustFail) {
       const found = [...statuses].find(([name]) => name.endsWith(title));

@@ -22,10 +22,11 @@ describeLock("memory", {
   create: (key) => new MemoryLock({ server: locks, key, leaseMs: 1500, heartbeatMs: 500, pollMs: 50 }),
   crash: (lock) => (lock as MemoryLock).simulateCrash(),
   forceLoss: (key) => locks.revoke(key),
+  cutOff: (lock) => (lock as MemoryLock).simulatePartition(),
   lastRenewedAt: (lock) => (lock as MemoryLock).lastRenewedAt,
   leaseMs: 1500,
-  renewIntervalMs: 500,
-  pollIntervalMs: 50,
+  heartbeatMs: 500,
+  pollMs: 50,
   createCommitter: () => new MemoryCommitter({ state: commits }),
   readRaw,
 });

@@ -49,3 +49,36 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 export function isAbortFrom(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted && (error === signal.reason || (error instanceof Error && error.name === "AbortError"));
 }
+
+/**
+ * Runs `operation` with a signal that aborts after `ms` (with a timeout error
+ * naming `what`) or when `parent` aborts. Unlike `AbortSignal.any`, it leaves
+ * no listener on `parent` and no timer behind once `operation` settles, so a
+ * long-lived parent does not collect one per call.
+ */
+export async function withDeadline<T>(
+  what: string,
+  ms: number,
+  parent: AbortSignal | undefined,
+  operation: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DeadlineError(`${what} timed out after ${Math.round(ms)} ms`)),
+    ms,
+  );
+  const onAbort = () => controller.abort(parent?.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await operation(controller.signal);
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A request took longer than its deadline; whether it was applied is unknown. */
+export class DeadlineError extends Error {
+  override readonly name = "DeadlineError";
+}

@@ -36,4 +36,6 @@ export interface Committer {
    * calls it after every acquisition, before reading `latest`.
    */
   fence?(ingestor: string, lease: Lease, options?: ReadOptions): Promise<void>;
+  /** Closes the connections this committer opened (never a client the caller passed in). Idempotent. */
+  close(): Promise<void>;
 }

@@ -23,6 +23,14 @@ export class InvalidArgumentError extends TidemarkError {}
  */
 export class ConfigurationError extends TidemarkError {}
 
+/**
+ * The backend did not answer, or answered that it is busy (a timeout, a
+ * dropped connection, throttling, a 5xx). A restart would not help and waiting
+ * might: `run` retries it with backoff and never stops for it. Whether a write
+ * sent before it was applied is unknown unless the message says otherwise.
+ */
+export class BackendUnavailableError extends TidemarkError {}
+
 /** The lock was lost (or the lease given to a commit is no longer the current holding). */
 export class LockLostError extends TidemarkError {}
 

@@ -1,4 +1,4 @@
-export { isAbortFrom, raceAbort, sleep } from "./abort.js";
+export { DeadlineError, isAbortFrom, raceAbort, sleep, withDeadline } from "./abort.js";
 export { type BackoffOptions, backoffDelay, withJitter } from "./backoff.js";
 export {
   BoundedResultQueue,
@@ -8,6 +8,7 @@ export {
 export { assertIngestorName, parentMismatch, validateCommit, validateReset } from "./commit-rules.js";
 export type { CommitOptions, Committer, ReadOptions } from "./committer.js";
 export {
+  BackendUnavailableError,
   ConfigurationError,
   CorruptRecordError,
   InvalidArgumentError,
@@ -18,7 +19,15 @@ export {
 } from "./errors.js";
 export type { RunEvent, RunEventListener, RunStage } from "./events.js";
 export type { Ingestor } from "./ingestor.js";
-export { LeaseHolding, type LeaseHoldingOptions } from "./lease-holding.js";
+export { LeaseHolding, type LeaseHoldingSettings, type OwnedLease } from "./lease-holding.js";
+export { LeaseLock, type LeaseLockOptions } from "./lease-lock.js";
+export type { LeaseClaim, LeaseRecord, LeaseRecordStore } from "./lease-record-store.js";
+export {
+  DEFAULT_LEASE_MS,
+  type LeaseTimingOptions,
+  type LeaseTimings,
+  resolveLeaseTimings,
+} from "./lease-timings.js";
 export type { DistributedLock, Lease, LockState } from "./lock.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { MemoryCommitState, MemoryCommitter, type MemoryCommitterOptions } from "./memory/memory-committer.js";

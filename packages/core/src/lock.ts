@@ -28,8 +28,17 @@ export interface DistributedLock {
    * first, and never acquires afterwards.
    */
   lock(signal: AbortSignal): Promise<Lease>;
-  /** Releases the lock. Idempotent, and safe when nothing is held. */
+  /**
+   * Releases the lock if this instance still holds it; never releases a
+   * holding that has since passed to someone else. Idempotent, and safe when
+   * nothing is held.
+   */
   unlock(): Promise<void>;
+  /**
+   * Releases what this instance holds and closes the connections it opened
+   * (never a client the caller passed in). Idempotent; `lock()` afterwards rejects.
+   */
+  close(): Promise<void>;
   /** The current holder, or null when nobody holds it. */
   describe?(): Promise<LockState | null>;
 }

@@ -44,6 +44,7 @@ function cappedLock(inner: DistributedLock, cap: number): DistributedLock & { ca
       return inner.lock(signal);
     },
     unlock: () => inner.unlock(),
+    close: () => inner.close(),
   };
   return wrapper;
 }
@@ -83,7 +84,10 @@ describe("run edge cases", () => {
   it("a lock that hands out an already-aborted lease is retried after lockRetryMs, not in a hot loop", async () => {
     const dead = new AbortController();
     dead.abort(new Error("lease expired before it was handed out"));
-    const lock = cappedLock({ lock: async () => ({ signal: dead.signal, token: 1n }), unlock: async () => {} }, 2000);
+    const lock = cappedLock(
+      { lock: async () => ({ signal: dead.signal, token: 1n }), unlock: async () => {}, close: async () => {} },
+      2000,
+    );
     const { signal, reason } = abortAfter(100);
     const outcome = await run({
       signal,

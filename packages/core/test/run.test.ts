@@ -86,6 +86,7 @@ describe("run", () => {
     const committer: Committer = {
       latest: (name, options) => inner.latest(name, options),
       reset: (name, expected, block, options) => inner.reset(name, expected, block, options),
+      close: async () => {},
       async commit(name, parent, block, options) {
         await inner.commit(name, parent, block);
         sent++;
@@ -272,6 +273,7 @@ describe("run", () => {
       unlock: async () => {
         unlocked++;
       },
+      close: async () => {},
     };
     await expect(
       run({
@@ -312,6 +314,7 @@ describe("run", () => {
         return lease;
       },
       unlock: async () => {},
+      close: async () => {},
     };
     const events = new EventLog();
     await run({

@@ -28,6 +28,8 @@ export class RecordingCommitter implements Committer {
     this.inner = inner;
   }
 
+  async close(): Promise<void> {}
+
   async commit(ingestor: string, parent: Pointer | null, block: Pointer, options?: CommitOptions): Promise<void> {
     if (this.delayMs > 0) await sleep(this.delayMs);
     this.beforeCommit(parent, block);

@@ -7,3 +7,4 @@ export {
   startMongoJavaServer,
 } from "./mongo.js";
 export { freePorts, type ServerContext, type ServerSpec, type StopOptions, TestServer } from "./server.js";
+export { TcpFaultProxy } from "./tcp-fault-proxy.js";

@@ -7,6 +7,7 @@ class NoopLock implements DistributedLock {
     return { signal: new AbortController().signal, token: null };
   }
   async unlock(): Promise<void> {}
+  async close(): Promise<void> {}
 }
 
 const commits = new MemoryCommitState();
@@ -15,9 +16,10 @@ describeLock("noop", {
   create: () => new NoopLock(),
   crash: () => {},
   forceLoss: () => {},
+  cutOff: () => () => {},
   leaseMs: 1000,
-  renewIntervalMs: 300,
-  pollIntervalMs: 50,
+  heartbeatMs: 300,
+  pollMs: 50,
   createCommitter: () => new MemoryCommitter({ state: commits }),
   readRaw: async (ingestor) => commits.records.get(ingestor)?.latest ?? null,
 });

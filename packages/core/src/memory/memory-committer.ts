@@ -76,6 +76,9 @@ export class MemoryCommitter implements Committer {
     }
   }
 
+  /** Nothing to close: the state outlives its committers, like a database its connections. */
+  async close(): Promise<void> {}
+
   #store(ingestor: string, record: CommitRecord | undefined, block: Pointer): void {
     if (record === undefined) this.state.records.set(ingestor, { latest: block, fence: null });
     else record.latest = block;
