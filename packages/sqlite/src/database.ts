@@ -1,5 +1,5 @@
 import { DatabaseSync } from "node:sqlite";
-import { ConfigurationError } from "@tidemark/core";
+import { BackendUnavailableError, ConfigurationError } from "@tidemark/core";
 
 /** Where a component finds its database: a file path (it opens its own connection) or a shared handle. */
 export interface DatabaseSource {
@@ -11,15 +11,35 @@ export interface DatabaseSource {
   readonly busyTimeoutMs?: number;
 }
 
-/** An open connection and whether the component must close it. */
-export interface Connection {
-  readonly db: DatabaseSync;
-  readonly owned: boolean;
-  readonly label: string;
+/**
+ * An open connection and whether the component must close it. It tracks
+ * "closed" itself: `DatabaseSync.isOpen` only exists from Node 22.15, and the
+ * packages promise 22.13.
+ */
+export class Connection {
+  #closed = false;
+
+  constructor(
+    readonly db: DatabaseSync,
+    readonly owned: boolean,
+    readonly label: string,
+  ) {}
+
+  /** True once this component closed its own connection; a shared handle is the caller's to close. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connection if this component opened it. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.owned) this.db.close();
+  }
 }
 
-export function connect(source: DatabaseSource, component: string): Connection {
-  if (source.database) return { db: source.database, owned: false, label: "shared database" };
+export function connect(source: DatabaseSource, component: string, busyTimeoutMs?: number): Connection {
+  if (source.database) return new Connection(source.database, false, "shared database");
   if (!source.path) throw new ConfigurationError(`sqlite ${component}: give either \`path\` or \`database\``);
   let db: DatabaseSync;
   try {
@@ -30,10 +50,10 @@ export function connect(source: DatabaseSource, component: string): Connection {
     });
   }
   // WAL lets readers and one writer from several processes work at once; NORMAL syncs at checkpoints.
-  db.exec(`PRAGMA busy_timeout = ${Math.trunc(source.busyTimeoutMs ?? 2000)}`);
+  db.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs ?? source.busyTimeoutMs ?? 2000)}`);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
-  return { db, owned: true, label: source.path };
+  return new Connection(db, true, source.path);
 }
 
 /** Runs `body` in a write transaction taken up front, so a read-then-write cannot interleave with another process. */
@@ -44,7 +64,11 @@ export function immediateTransaction<T>(db: DatabaseSync, body: () => T): T {
     db.exec("COMMIT");
     return result;
   } catch (error) {
-    if (db.isTransaction) db.exec("ROLLBACK");
+    // SQLite may already have rolled back (some errors end the transaction themselves); a
+    // failed COMMIT leaves it open. Asking is not portable to Node 22.13, so just try.
+    try {
+      db.exec("ROLLBACK");
+    } catch {}
     throw error;
   }
 }
@@ -64,6 +88,18 @@ export function wrapMissingTable(error: unknown, table: string, label: string): 
       `sqlite (${label}): table "${table}" does not exist; create it with createTables: true or run \`tidemark\` once against this file`,
       { cause: error },
     );
+  }
+  return error;
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+
+/** A database held by another connection past the busy timeout is an outage to wait out, not a failure. */
+export function wrapBusy(error: unknown, subject: string): unknown {
+  const code = (error as { errcode?: number } | null)?.errcode;
+  if (code !== undefined && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)) {
+    return new BackendUnavailableError(`${subject}: the database is locked by another connection`, { cause: error });
   }
   return error;
 }

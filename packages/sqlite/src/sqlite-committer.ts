@@ -14,7 +14,14 @@ import {
   validateCommit,
   validateReset,
 } from "@tidemark/core";
-import { assertTableName, type Connection, connect, type DatabaseSource, wrapMissingTable } from "./database.js";
+import {
+  assertTableName,
+  type Connection,
+  connect,
+  type DatabaseSource,
+  wrapBusy,
+  wrapMissingTable,
+} from "./database.js";
 import { createCommitTable, defaultTables } from "./schema.js";
 
 export interface SqliteCommitterOptions extends DatabaseSource {
@@ -52,7 +59,7 @@ export class SqliteCommitter implements Committer {
       // The first commit is accepted whatever its parent; later ones only on top of the stored pointer.
       this.#commit = db.prepare(`INSERT INTO ${this.table} (ingestor, latest) VALUES (:ingestor, :block)
         ON CONFLICT (ingestor) DO UPDATE SET latest = excluded.latest
-        WHERE (latest IS NULL OR latest = :parent) AND (:token IS NULL OR fence IS NULL OR fence = :token)`);
+        WHERE (latest IS NULL OR latest = :parent) AND (:fenced = 0 OR fence IS NULL OR fence IS :token)`);
       this.#read = db.prepare(`SELECT latest, fence FROM ${this.table} WHERE ingestor = :ingestor`);
       this.#reset = db.prepare(`UPDATE ${this.table} SET latest = :block
         WHERE ingestor = :ingestor AND latest IS :expected`);
@@ -61,7 +68,7 @@ export class SqliteCommitter implements Committer {
       this.#fence = db.prepare(`INSERT INTO ${this.table} (ingestor, latest, fence) VALUES (:ingestor, NULL, :token)
         ON CONFLICT (ingestor) DO UPDATE SET fence = :token WHERE fence IS NULL OR fence < :token`);
     } catch (error) {
-      this.close();
+      this.#connection.close();
       throw wrapMissingTable(error, this.table, this.#connection.label);
     }
   }
@@ -74,10 +81,12 @@ export class SqliteCommitter implements Committer {
       throw new LockLostError(`sqlite commit for "${ingestor}" rejected: the lease given with it was already lost`);
     }
     const token = lease?.token ?? null;
-    const { changes } = this.#commit.run({ ingestor, block, parent: parent ?? null, token });
+    // A lease without a token cannot prove it is the holding the fence was raised for.
+    const fenced = lease === undefined ? 0 : 1;
+    const { changes } = this.#run(() => this.#commit.run({ ingestor, block, parent: parent ?? null, token, fenced }));
     if (changes === 1) return;
     const row = this.#row(ingestor);
-    if (token !== null && row?.fence != null && BigInt(row.fence) !== token) {
+    if (lease !== undefined && row?.fence != null && (token === null || BigInt(row.fence) !== token)) {
       throw new LockLostError(
         `sqlite commit for "${ingestor}" rejected: lease token ${token} is not the current fence ${row.fence}`,
       );
@@ -94,10 +103,11 @@ export class SqliteCommitter implements Committer {
   async reset(ingestor: string, expected: Pointer | null, block: Pointer, options: ReadOptions = {}): Promise<void> {
     validateReset(ingestor, expected, block);
     options.signal?.throwIfAborted();
-    const { changes } =
+    const { changes } = this.#run(() =>
       expected === null
         ? this.#insertIfAbsent.run({ ingestor, block })
-        : this.#reset.run({ ingestor, block, expected });
+        : this.#reset.run({ ingestor, block, expected }),
+    );
     if (changes === 1) return;
     const stored = this.#pointer(ingestor, this.#row(ingestor));
     throw new InvalidCommitError(
@@ -108,16 +118,25 @@ export class SqliteCommitter implements Committer {
   async fence(ingestor: string, lease: Lease, options: ReadOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
     if (lease.token === null) return;
-    this.#fence.run({ ingestor, token: lease.token });
+    const token = lease.token;
+    this.#run(() => this.#fence.run({ ingestor, token }));
   }
 
-  /** Closes the connection if this committer opened it. */
-  close(): void {
-    if (this.#connection.owned && this.#connection.db.isOpen) this.#connection.db.close();
+  /** Closes the connection if this committer opened it. Idempotent. */
+  async close(): Promise<void> {
+    this.#connection.close();
   }
 
   #row(ingestor: string): CommitRow | undefined {
-    return this.#read.get({ ingestor }) as CommitRow | undefined;
+    return this.#run(() => this.#read.get({ ingestor }) as CommitRow | undefined);
+  }
+
+  #run<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw wrapBusy(error, `sqlite committer on table "${this.table}" (${this.#connection.label})`);
+    }
   }
 
   #pointer(ingestor: string, row: CommitRow | undefined): Pointer | null {

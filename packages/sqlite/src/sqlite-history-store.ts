@@ -104,7 +104,7 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
         WHERE ingestor = :ingestor AND block >= :from AND block <= :to AND block <= ${committed}
         ORDER BY ordering_key, tx_id`);
     } catch (error) {
-      this.close();
+      this.#connection.close();
       throw wrapMissingTable(error, history, this.#connection.label);
     }
   }
@@ -188,9 +188,10 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
     return this.#committed ? { committed: await this.#committed() } : {};
   }
 
-  /** Writes what is pending, then closes the connection if this store opened it. */
-  close(): void {
-    if (this.#connection?.db.isOpen) this.#flush();
-    if (this.#connection?.owned && this.#connection.db.isOpen) this.#connection.db.close();
+  /** Writes what is pending, then closes the connection if this store opened it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#connection.closed) return;
+    this.#flush();
+    this.#connection.close();
   }
 }

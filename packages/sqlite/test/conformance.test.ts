@@ -18,22 +18,25 @@ const readRaw = async (ingestor: string) => {
 
 describeCommitter("sqlite", {
   create: () => new SqliteCommitter({ path }),
-  destroy: (committer) => (committer as SqliteCommitter).close(),
   readRaw,
 });
 
 describeLock("sqlite", {
   create: (key) => new SqliteLock({ path, key, leaseMs: 1500, heartbeatMs: 500, pollMs: 50 }),
-  destroy: (lock) => (lock as SqliteLock).close(),
   crash: (lock) => (lock as SqliteLock).simulateCrash(),
   forceLoss: (key) => {
     raw.prepare("DELETE FROM tidemark_locks WHERE key = ?").run(key);
   },
+  // A file cannot be cut off from one connection: another one holds the write lock instead, so
+  // every write (renewals, and any contender's takeover) finds the database busy until healed.
+  cutOff: () => {
+    raw.exec("BEGIN EXCLUSIVE");
+    return () => raw.exec("ROLLBACK");
+  },
   lastRenewedAt: (lock) => (lock as SqliteLock).lastRenewedAt,
   leaseMs: 1500,
-  renewIntervalMs: 500,
-  pollIntervalMs: 50,
+  heartbeatMs: 500,
+  pollMs: 50,
   createCommitter: () => new SqliteCommitter({ path }),
-  destroyCommitter: (committer) => (committer as SqliteCommitter).close(),
   readRaw,
 });

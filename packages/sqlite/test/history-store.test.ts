@@ -2,6 +2,7 @@ import { DatabaseSync } from "node:sqlite";
 import {
   ConfigurationError,
   CorruptRecordError,
+  InvalidArgumentError,
   MemoryCommitter,
   pointerFromNumber,
   run,
@@ -12,9 +13,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteCommitter, SqliteHistoryStore, SqliteLock } from "../src/index.js";
 import { temporaryDatabase } from "./temp-database.js";
 
-const closers: (() => void)[] = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
 });
 function open(path: string, ingestor = "seq") {
   const committer = new SqliteCommitter({ path });
@@ -164,7 +165,7 @@ describe("sqlite bad input", () => {
 
   it("refuses a heartbeat that is not shorter than the lease", () => {
     expect(() => new SqliteLock({ path: ":memory:", key: "k", leaseMs: 1000, heartbeatMs: 1000 })).toThrow(
-      ConfigurationError,
+      InvalidArgumentError,
     );
   });
 
