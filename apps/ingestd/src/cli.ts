@@ -323,7 +323,7 @@ async function withHistory(
     try {
       await body(reader);
     } finally {
-      reader.close();
+      await reader.close();
     }
   });
 }

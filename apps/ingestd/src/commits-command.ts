@@ -40,7 +40,7 @@ export async function readCommits(
       continue;
     }
     const key = defaultLockKey(chain);
-    const lock = store.createLock(key, { ownerLabel: `${hostname()}:${process.pid}` });
+    const lock = store.createLock(key, { owner: `${hostname()}:${process.pid}` });
     const holder = (await lock.describe?.()) ?? null;
     reports.push({ ...report, lock: { key, holder } });
   }
@@ -71,7 +71,7 @@ export async function setCommit(
   }
   const pointers = chainPointers(options.chain);
   const key = options.lockKey ?? defaultLockKey(options.chain);
-  const lock = store.createLock(key, { ownerLabel: `${hostname()}:${process.pid}` });
+  const lock = store.createLock(key, { owner: `${hostname()}:${process.pid}` });
   const holder = (await lock.describe?.()) ?? null;
   if (holder !== null) {
     throw new ConfigurationError(

@@ -21,7 +21,7 @@ async function committerRate() {
     await committer.commit("bench-committer", parent, block);
     parent = block;
   }
-  committer.close();
+  await committer.close();
   return N / ((performance.now() - started) / 1000);
 }
 
@@ -54,13 +54,13 @@ async function runRate(coalesce) {
     until: pointerFromNumber(N),
     coalesce,
   });
-  lock.close();
-  committer.close();
+  await lock.close();
+  await committer.close();
   return N / ((performance.now() - started) / 1000);
 }
 
 try {
-  new SqliteCommitter({ path }).close();
+  await new SqliteCommitter({ path }).close();
   const raw = rawRate();
   const committer = await committerRate();
   const off = await runRate(false);

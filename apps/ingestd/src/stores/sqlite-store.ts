@@ -10,19 +10,19 @@ export function openSqliteStore(url: string, options: StoreOptions): Store {
   return {
     label: url,
     committer,
-    createLock(key, { leaseMs, ownerLabel }): DistributedLock {
+    createLock(key, { leaseMs, owner }): DistributedLock {
       const lock = new SqliteLock({
         path,
         key,
-        ownerLabel,
+        owner,
         ...((leaseMs ?? options.leaseMs) ? { leaseMs: leaseMs ?? options.leaseMs } : {}),
       });
       locks.push(lock);
       return lock;
     },
     async close() {
-      for (const lock of locks) lock.close();
-      committer.close();
+      for (const lock of locks) await lock.close();
+      await committer.close();
     },
   };
 }

@@ -6,7 +6,7 @@ export interface Store {
   readonly label: string;
   readonly committer: Committer;
   /** A fresh lock for `key` (one per `run`). */
-  createLock(key: string, options: { leaseMs?: number; ownerLabel: string }): DistributedLock;
+  createLock(key: string, options: { leaseMs?: number; owner: string }): DistributedLock;
   /** Closes every connection this store opened, locks included. */
   close(): Promise<void>;
 }
