@@ -48,7 +48,7 @@ describe("tidemark commits", () => {
 
   it("sets a pointer only with --force, printing old and new, and never while another node holds the lock", async () => {
     const target = (lastBlock - 2n).toString();
-    const holder = new SqliteLock({ path: db, key: "ingestor_history_kin4", ownerLabel: "other-node" });
+    const holder = new SqliteLock({ path: db, key: "ingestor_history_kin4", owner: "other-node" });
     try {
       await holder.lock(AbortSignal.timeout(5000));
       const refused = await cli("commits", "set", "kin4", target, "--force", "--store", store);

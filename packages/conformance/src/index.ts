@@ -10,6 +10,14 @@ export {
   describeCommitter,
 } from "./committer-suite.js";
 export {
+  describeHistoryStore,
+  historyConcurrency,
+  historyLimits,
+  historyReads,
+  historyVisibility,
+  historyWrites,
+} from "./history-suite.js";
+export {
   describeIngestor,
   ingestorAbort,
   ingestorBuffer,
@@ -17,6 +25,7 @@ export {
   ingestorWritesFirst,
 } from "./ingestor-suite.js";
 export { type Interval, overlaps } from "./intervals.js";
+export { type KitEntry, kitCodec, kitOrderingKey } from "./kit-entries.js";
 export {
   describeLock,
   lockBasics,
@@ -27,4 +36,10 @@ export {
   lockWaiting,
 } from "./lock-suite.js";
 export { uniqueName } from "./names.js";
-export type { CommitterSuiteOptions, IngestorSuiteOptions, LockSuiteOptions, RawPointerReader } from "./options.js";
+export type {
+  CommitterSuiteOptions,
+  HistoryStoreSuiteOptions,
+  IngestorSuiteOptions,
+  LockSuiteOptions,
+  RawPointerReader,
+} from "./options.js";

@@ -1,4 +1,5 @@
-import type { Committer, DistributedLock, HistoryCodec, Ingestor, Pointer, Writer } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Ingestor, Pointer, Writer } from "@tidemark/core";
+import type { KitEntry } from "./kit-entries.js";
 
 /** Reads what the backend stores for an ingestor, bypassing the committer ("what is really there?"). */
 export type RawPointerReader = (ingestor: string) => Promise<Uint8Array | null>;
@@ -79,4 +80,24 @@ export interface IngestorSuiteOptions<E> {
   readonly inFlight?: number;
   /** Wraps the kit's recording writer, e.g. to also store entries (default: the recording writer itself). */
   readonly wrapWriter?: (writer: Writer<E>) => Writer<E>;
+}
+
+export interface HistoryStoreSuiteOptions {
+  /**
+   * A fresh store (a new connection) on the shared backend for `ingestor`,
+   * with the kit's codec. Its reads must follow the committed pointer of
+   * `ingestor` as `commit` moves it.
+   */
+  readonly create: (context: {
+    readonly ingestor: string;
+    readonly codec: HistoryCodec<KitEntry>;
+  }) => HistoryStore<KitEntry> | Promise<HistoryStore<KitEntry>>;
+  /** Moves the committed pointer of `ingestor` to `block` (with the backend's committer, say `reset`). */
+  readonly commit: (ingestor: string, block: Pointer) => Promise<void>;
+  /** Cleans up what the test created besides the store; the kit calls `close()` itself. */
+  readonly destroy?: (store: HistoryStore<KitEntry>) => void | Promise<void>;
+  /** The largest encoded entry the backend stores, in bytes (default 64 KiB). */
+  readonly largestEntryBytes?: number;
+  /** How many accounts the wide entry is listed under: more than one backend request holds (default 60). */
+  readonly manyAccounts?: number;
 }

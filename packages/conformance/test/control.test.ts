@@ -50,6 +50,11 @@ it("fails every safety test of the lock suite when the lock does nothing, and th
       // parent-ignoring committer
       "rejects gap, backwards, stale and no-op commits, leaving the pointer unchanged",
       "lets exactly one of 16 concurrent commits from the same parent win",
+      // history store that drops every other write
+      "hides entries above the committed pointer and shows them once it moves",
+      "pages an account ascending and descending with cursors: every entry exactly once, blocks shared",
+      "returns block ranges in order, and nothing for unknown accounts and transactions",
+      "stores every entry exactly once when two writers write the same blocks at once",
     ];
     for (const title of mustFail) {
       const found = [...statuses].find(([name]) => name.endsWith(title));

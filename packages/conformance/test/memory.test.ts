@@ -1,12 +1,13 @@
 import {
   MemoryCommitState,
   MemoryCommitter,
+  MemoryHistoryStore,
   MemoryLock,
   MemoryLockServer,
   SequenceIngestor,
   sequenceCodec,
 } from "@tidemark/core";
-import { describeCommitter, describeIngestor, describeLock } from "../src/index.js";
+import { describeCommitter, describeHistoryStore, describeIngestor, describeLock } from "../src/index.js";
 
 // The reference run: the kit against core's in-memory parts.
 const commits = new MemoryCommitState();
@@ -36,4 +37,15 @@ describeIngestor("sequence", {
   codec: sequenceCodec,
   bound: 16,
   inFlight: 4,
+});
+
+// History: the in-memory store, its visibility following a committer on the same state.
+const historyCommits = new MemoryCommitState();
+describeHistoryStore("memory", {
+  create: ({ ingestor, codec }) =>
+    new MemoryHistoryStore({ codec, committed: () => new MemoryCommitter({ state: historyCommits }).latest(ingestor) }),
+  commit: async (ingestor, block) => {
+    const committer = new MemoryCommitter({ state: historyCommits });
+    await committer.reset(ingestor, await committer.latest(ingestor), block);
+  },
 });

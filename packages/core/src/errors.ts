@@ -34,6 +34,13 @@ export class BackendUnavailableError extends TidemarkError {}
 /** The lock was lost (or the lease given to a commit is no longer the current holding). */
 export class LockLostError extends TidemarkError {}
 
+/**
+ * A second write of a stored transaction contradicts the stored entry (by the
+ * codec's rules, e.g. agora's: different bytes for a Kin2/Kin3 entry, a
+ * Solana entry going back to unconfirmed). Nothing was changed.
+ */
+export class DoubleInsertError extends TidemarkError {}
+
 /** Stored data does not have the shape tidemark wrote (a pointer that is not bytes, a lock record missing fields). */
 export class CorruptRecordError extends TidemarkError {}
 

@@ -11,6 +11,7 @@ export {
   BackendUnavailableError,
   ConfigurationError,
   CorruptRecordError,
+  DoubleInsertError,
   InvalidArgumentError,
   InvalidCommitError,
   isTidemarkError,
@@ -18,6 +19,7 @@ export {
   TidemarkError,
 } from "./errors.js";
 export type { RunEvent, RunEventListener, RunStage } from "./events.js";
+export { reconcileEntries } from "./history-rules.js";
 export type { Ingestor } from "./ingestor.js";
 export { LeaseHolding, type LeaseHoldingSettings, type OwnedLease } from "./lease-holding.js";
 export { LeaseLock, type LeaseLockOptions } from "./lease-lock.js";
@@ -54,4 +56,11 @@ export {
 } from "./pointer.js";
 export type { Result, ResultQueue } from "./result.js";
 export { type RunOptions, run } from "./run.js";
-export type { AccountHistoryQuery, HistoryCodec, HistoryReader, WriteOptions, Writer } from "./writer.js";
+export type {
+  AccountHistoryQuery,
+  HistoryCodec,
+  HistoryReader,
+  HistoryStore,
+  WriteOptions,
+  Writer,
+} from "./writer.js";

@@ -27,6 +27,20 @@ export interface HistoryCodec<E> {
   block(entry: E): Pointer;
   encode(entry: E): Uint8Array;
   decode(bytes: Uint8Array): E;
+  /**
+   * Judges a second write of a stored transaction id: `"keep"` when the stored
+   * entry stands (the same entry again, or an older version), `"replace"` when
+   * the incoming one supersedes it (e.g. a Solana entry that became
+   * confirmed). Throws `DoubleInsertError` when the two contradict. Without
+   * it, only byte-identical entries are accepted twice.
+   */
+  reconcile?(stored: E, incoming: E): "keep" | "replace";
+}
+
+/** A history store: idempotent writes, committed-only reads, and `close()`. */
+export interface HistoryStore<E> extends Writer<E>, HistoryReader<E> {
+  /** Finishes pending writes and closes the connections the store opened. Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface AccountHistoryQuery {

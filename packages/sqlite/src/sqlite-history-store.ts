@@ -2,12 +2,14 @@ import type { StatementSync } from "node:sqlite";
 import {
   type AccountHistoryQuery,
   assertIngestorName,
+  DoubleInsertError,
   type HistoryCodec,
-  type HistoryReader,
+  type HistoryStore,
   InvalidArgumentError,
+  isTidemarkError,
   type Pointer,
+  reconcileEntries,
   type WriteOptions,
-  type Writer,
 } from "@tidemark/core";
 import {
   assertTableName,
@@ -40,7 +42,9 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
   readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
 }
 
-interface PendingRow {
+interface PendingRow<E> {
+  readonly value: E;
+  readonly signal: AbortSignal | undefined;
   readonly ingestor: string;
   readonly id: Uint8Array;
   readonly block: Uint8Array;
@@ -58,18 +62,21 @@ interface EntryRow {
  * idempotent per transaction id; every read joins the committed pointer in the
  * same statement, so a block written but not yet committed stays invisible.
  */
-export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
+export class SqliteHistoryStore<E> implements HistoryStore<E> {
   readonly ingestor: string;
   readonly #codec: HistoryCodec<E>;
   readonly #connection: Connection;
   readonly #insertEntry: StatementSync;
   readonly #insertAccount: StatementSync;
+  readonly #storedEntry: StatementSync;
+  readonly #replaceEntry: StatementSync;
+  readonly #dropAccounts: StatementSync;
   readonly #byId: StatementSync;
   readonly #accountAsc: StatementSync;
   readonly #accountDesc: StatementSync;
   readonly #range: StatementSync;
   readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
-  readonly #pending: { row: PendingRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #pending: { row: PendingRow<E>; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   constructor(options: SqliteHistoryStoreOptions<E>) {
     assertIngestorName(options.ingestor);
@@ -91,6 +98,10 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
         VALUES (:ingestor, :id, :block, :key, :entry) ON CONFLICT DO NOTHING`);
       this.#insertAccount = db.prepare(`INSERT INTO ${accounts} (ingestor, account, ordering_key, tx_id)
         VALUES (:ingestor, :account, :key, :id) ON CONFLICT DO NOTHING`);
+      this.#storedEntry = db.prepare(`SELECT entry FROM ${history} WHERE ingestor = :ingestor AND tx_id = :id`);
+      this.#replaceEntry = db.prepare(`UPDATE ${history} SET block = :block, ordering_key = :key, entry = :entry
+        WHERE ingestor = :ingestor AND tx_id = :id`);
+      this.#dropAccounts = db.prepare(`DELETE FROM ${accounts} WHERE ingestor = :ingestor AND tx_id = :id`);
       this.#byId = db.prepare(`SELECT entry FROM ${history}
         WHERE ingestor = :ingestor AND tx_id = :id AND block <= ${committed}`);
       const accountQuery = (order: "ASC" | "DESC", cursor: string) => `SELECT h.entry FROM ${accounts} a
@@ -116,8 +127,10 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
    * and a block's entries cost one commit instead of one each.
    */
   write(entry: E, options: WriteOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    const row = {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const row: PendingRow<E> = {
+      value: entry,
+      signal: options.signal,
       ingestor: this.ingestor,
       id: this.#codec.transactionId(entry),
       block: this.#codec.block(entry),
@@ -134,14 +147,21 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   #flush(): void {
     const batch = this.#pending.splice(0);
     if (batch.length === 0) return;
+    const refused = new Map<number, unknown>();
     try {
       immediateTransaction(this.#connection.db, () => {
-        for (const { row } of batch) {
-          const { accounts, ...entryRow } = row;
-          // Already stored: a re-ingested block adds nothing.
-          if (this.#insertEntry.run(entryRow).changes === 0) continue;
-          for (const account of accounts) {
-            this.#insertAccount.run({ ingestor: row.ingestor, account, key: row.key, id: row.id });
+        for (const [i, { row }] of batch.entries()) {
+          if (row.signal?.aborted) {
+            refused.set(i, row.signal.reason);
+            continue;
+          }
+          try {
+            this.#store(row);
+          } catch (error) {
+            // A contradicting entry is refused alone (nothing of it was written); the rest of the
+            // turn's writes still land. Any other failure rolls the whole turn back.
+            if (!isTidemarkError(error, DoubleInsertError)) throw error;
+            refused.set(i, error);
           }
         }
       });
@@ -149,7 +169,24 @@ export class SqliteHistoryStore<E> implements Writer<E>, HistoryReader<E> {
       for (const { reject } of batch) reject(error);
       return;
     }
-    for (const { resolve } of batch) resolve();
+    for (const [i, { resolve, reject }] of batch.entries()) {
+      if (refused.has(i)) reject(refused.get(i));
+      else resolve();
+    }
+  }
+
+  /** One entry and its account rows, inside the turn's transaction. */
+  #store(row: PendingRow<E>): void {
+    const { ingestor, id, block, key, entry, accounts } = row;
+    if (this.#insertEntry.run({ ingestor, id, block, key, entry }).changes === 0) {
+      // Already stored: the codec judges whether the new version adds, replaces or contradicts.
+      const stored = this.#storedEntry.get({ ingestor, id }) as unknown as EntryRow;
+      const where = `sqlite history store (${this.#connection.label})`;
+      if (reconcileEntries(this.#codec, this.#codec.decode(stored.entry), row.value, where) === "keep") return;
+      this.#replaceEntry.run({ ingestor, id, block, key, entry });
+      this.#dropAccounts.run({ ingestor, id });
+    }
+    for (const account of accounts) this.#insertAccount.run({ ingestor, account, key, id });
   }
 
   async getTransaction(id: Uint8Array): Promise<E | null> {

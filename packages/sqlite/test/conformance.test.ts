@@ -1,7 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
-import { describeCommitter, describeLock } from "@tidemark/conformance";
+import { describeCommitter, describeHistoryStore, describeLock } from "@tidemark/conformance";
 import { afterAll } from "vitest";
-import { SqliteCommitter, SqliteLock } from "../src/index.js";
+import { SqliteCommitter, SqliteHistoryStore, SqliteLock } from "../src/index.js";
 import { temporaryDatabase } from "./temp-database.js";
 
 const path = temporaryDatabase();
@@ -39,4 +39,18 @@ describeLock("sqlite", {
   pollMs: 50,
   createCommitter: () => new SqliteCommitter({ path }),
   readRaw,
+});
+
+describeHistoryStore("sqlite", {
+  // Visibility joins the commit table of the same file in the same statement.
+  create: ({ ingestor, codec }) => new SqliteHistoryStore({ path, codec, ingestor }),
+  commit: async (ingestor, block) => {
+    const committer = new SqliteCommitter({ path });
+    try {
+      await committer.reset(ingestor, await committer.latest(ingestor), block);
+    } finally {
+      await committer.close();
+    }
+  },
+  largestEntryBytes: 1024 * 1024,
 });

@@ -1,7 +1,9 @@
+import { reconcileEntries } from "../history-rules.js";
 import { comparePointers, type Pointer } from "../pointer.js";
-import type { AccountHistoryQuery, HistoryCodec, HistoryReader, WriteOptions, Writer } from "../writer.js";
+import type { AccountHistoryQuery, HistoryCodec, HistoryStore, WriteOptions } from "../writer.js";
 
 interface StoredEntry {
+  readonly accounts: readonly string[];
   readonly bytes: Uint8Array;
   readonly block: Pointer;
   readonly orderingKey: Uint8Array;
@@ -17,7 +19,7 @@ export interface MemoryHistoryStoreOptions<E> {
  * A history store in process memory: idempotent writes per transaction id,
  * reads limited to what is committed.
  */
-export class MemoryHistoryStore<E> implements Writer<E>, HistoryReader<E> {
+export class MemoryHistoryStore<E> implements HistoryStore<E> {
   readonly #codec: HistoryCodec<E>;
   readonly #committed: () => Promise<Pointer | null>;
   readonly #byId = new Map<string, StoredEntry>();
@@ -36,13 +38,20 @@ export class MemoryHistoryStore<E> implements Writer<E>, HistoryReader<E> {
   async write(entry: E, options: WriteOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
     const id = hex(this.#codec.transactionId(entry));
-    if (this.#byId.has(id)) return;
+    const stored = this.#byId.get(id);
+    if (stored !== undefined) {
+      const stays = reconcileEntries(this.#codec, this.#codec.decode(stored.bytes), entry, "memory history store");
+      if (stays === "keep") return;
+      for (const account of stored.accounts) this.#byAccount.get(account)?.delete(id);
+    }
+    const accounts = [...new Set(this.#codec.accounts(entry))];
     this.#byId.set(id, {
+      accounts,
       bytes: this.#codec.encode(entry),
       block: this.#codec.block(entry),
       orderingKey: this.#codec.orderingKey(entry),
     });
-    for (const account of this.#codec.accounts(entry)) {
+    for (const account of accounts) {
       let ids = this.#byAccount.get(account);
       if (ids === undefined) {
         ids = new Set();
@@ -51,6 +60,9 @@ export class MemoryHistoryStore<E> implements Writer<E>, HistoryReader<E> {
       ids.add(id);
     }
   }
+
+  /** Nothing to close: the entries live as long as the store object. */
+  async close(): Promise<void> {}
 
   async getTransaction(id: Uint8Array): Promise<E | null> {
     const stored = this.#byId.get(hex(id));
