@@ -15,6 +15,8 @@ if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt 
   export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 fi
 TIDEMARK_NODE_VERSION="24.21.0"
+# The lowest Node every package.json's `engines` accepts (">=22.13"); scripts/test-node-floor.sh tests on it.
+TIDEMARK_NODE_FLOOR="22.13.0"
 TIDEMARK_PNPM_VERSION="12.4.2"
 
 # Puts the prefix's bin first on PATH (once).
@@ -26,10 +28,19 @@ _tidemark_prefix_first() {
   hash -r
 }
 
-# True when the given node binary is >= 22.13 (node:sqlite unflagged, require(esm) default on).
+# True when the given node binary is >= the floor (22.13: node:sqlite unflagged, require(esm) default on).
 _tidemark_node_ok() {
-  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 13) ? 0 : 1)' \
-    >/dev/null 2>&1
+  FLOOR="$TIDEMARK_NODE_FLOOR" "$1" -e '
+    const [v, f] = [process.versions.node, process.env.FLOOR].map((s) => s.split(".").map(Number));
+    process.exit((v[0] - f[0] || v[1] - f[1] || v[2] - f[2]) >= 0 ? 0 : 1)' >/dev/null 2>&1
+}
+
+# Installs node@<version> into <prefix> (binary at <prefix>/bin/node) unless it is already there.
+_tidemark_install_node() {
+  [ "$("$2/bin/node" -v 2>/dev/null)" = "v$1" ] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "ensure-node: need npm to install Node $1" >&2; return 1; }
+  echo "ensure-node: installing node@$1 into $2" >&2
+  npm install --global --prefix "$2" --no-audit --no-fund --loglevel=error "node@$1" >&2
 }
 
 _tidemark_ensure_node() {
@@ -37,10 +48,7 @@ _tidemark_ensure_node() {
     return 0
   fi
   if ! _tidemark_node_ok "$TIDEMARK_NODE_PREFIX/bin/node"; then
-    command -v npm >/dev/null 2>&1 || { echo "ensure-node: need npm to install Node $TIDEMARK_NODE_VERSION" >&2; return 1; }
-    echo "ensure-node: installing node@$TIDEMARK_NODE_VERSION into $TIDEMARK_NODE_PREFIX" >&2
-    npm install --global --prefix "$TIDEMARK_NODE_PREFIX" --no-audit --no-fund --loglevel=error \
-      "node@$TIDEMARK_NODE_VERSION" >&2 || return 1
+    _tidemark_install_node "$TIDEMARK_NODE_VERSION" "$TIDEMARK_NODE_PREFIX" || return 1
   fi
   _tidemark_prefix_first
   _tidemark_node_ok node || { echo "ensure-node: node on PATH is still $(node -v 2>&1)" >&2; return 1; }
@@ -62,7 +70,7 @@ _tidemark_ensure_pnpm() {
 }
 
 _tidemark_ensure_node && _tidemark_ensure_pnpm || {
-  echo "ensure-node: could not provide Node >= 22.13 and pnpm $TIDEMARK_PNPM_VERSION" >&2
+  echo "ensure-node: could not provide Node >= $TIDEMARK_NODE_FLOOR and pnpm $TIDEMARK_PNPM_VERSION" >&2
   return 1 2>/dev/null || exit 1
 }
 # pnpm reads this to skip its "update available" check; turbo's telemetry notice is noise in CI logs.

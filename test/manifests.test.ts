@@ -2,16 +2,17 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEPENDENCY_FIELDS, exportSubpaths, publishablePackages, workspacePackages } from "./workspace.js";
+import {
+  ADAPTER_DRIVERS,
+  CORE_PEER_RANGE,
+  DEPENDENCY_FIELDS,
+  exportSubpaths,
+  isOpenRange,
+  publishablePackages,
+  workspacePackages,
+} from "./workspace.js";
 
 const publishable = publishablePackages();
-
-/** Each adapter's own driver; no other package may depend on it (adapters stay independently installable). */
-const DRIVERS: Record<string, string> = {
-  etcd: "etcd3",
-  dynamodb: "@aws-sdk/client-dynamodb",
-  mongodb: "mongodb",
-};
 /** packages/* that are not storage/chain adapters. */
 const NOT_ADAPTERS = new Set(["core", "conformance"]);
 
@@ -47,20 +48,67 @@ const adapters = workspacePackages("packages").filter(
 describe.each(adapters.map((p) => ({ rel: p.rel, pkg: p })))("adapter $rel", ({ pkg }) => {
   const m = pkg.manifest;
 
-  it("takes @tidemark/core as a peer (workspace:^) and dev dependency, never a dependency", () => {
-    expect(m.peerDependencies?.["@tidemark/core"]).toBe("workspace:^");
+  it(`takes @tidemark/core as a peer (${CORE_PEER_RANGE}) and dev dependency, never a dependency`, () => {
+    expect(m.peerDependencies?.["@tidemark/core"]).toBe(CORE_PEER_RANGE);
     expect(m.devDependencies?.["@tidemark/core"], "devDependencies has @tidemark/core").toBeTruthy();
     expect(m.dependencies?.["@tidemark/core"]).toBeUndefined();
     expect(m.optionalDependencies?.["@tidemark/core"]).toBeUndefined();
   });
 });
 
+describe("peers on @tidemark/core", () => {
+  const peering = publishable.filter((p) => p.manifest.peerDependencies?.["@tidemark/core"] !== undefined);
+
+  it("are taken by every package but core and the app", () => {
+    expect(peering.map((p) => p.rel).sort()).toEqual(
+      publishable
+        .filter((p) => p.rel.startsWith("packages/") && p.dirName !== "core")
+        .map((p) => p.rel)
+        .sort(),
+    );
+  });
+
+  it.each(peering.map((p) => ({ rel: p.rel, pkg: p })))("$rel uses the range that spans 0.x", ({ pkg }) => {
+    expect(pkg.manifest.peerDependencies?.["@tidemark/core"]).toBe(CORE_PEER_RANGE);
+  });
+});
+
 describe("drivers", () => {
   const packages = workspacePackages("packages");
+  const ingestd = publishable.find((p) => p.rel === "apps/ingestd");
+
+  it.each(Object.entries(ADAPTER_DRIVERS).map(([adapter, driver]) => ({ adapter, driver })))(
+    "packages/$adapter takes $driver as a peer with a range, and an exact version to test with",
+    ({ adapter, driver }) => {
+      const m = packages.find((p) => p.dirName === adapter)?.manifest;
+      expect(m, `packages/${adapter} exists`).toBeDefined();
+      const peer = m?.peerDependencies?.[driver];
+      expect(isOpenRange(peer), `peerDependencies.${driver} is a range (not exact, not workspace:): ${peer}`).toBe(
+        true,
+      );
+      expect(m?.peerDependenciesMeta?.[driver]?.optional, "the driver is a required peer").not.toBe(true);
+      expect(m?.devDependencies?.[driver], "devDependencies pins the tested version").toMatch(/^\d+\.\d+\.\d+$/);
+      expect(m?.dependencies?.[driver], "not also a dependency (a private copy)").toBeUndefined();
+      expect(m?.optionalDependencies?.[driver]).toBeUndefined();
+    },
+  );
+
+  it.each(Object.entries(ADAPTER_DRIVERS).map(([adapter, driver]) => ({ adapter, driver })))(
+    "apps/ingestd takes $driver as an optional peer with packages/$adapter's range, and the same test version",
+    ({ adapter, driver }) => {
+      const adapterManifest = packages.find((p) => p.dirName === adapter)?.manifest;
+      const m = ingestd?.manifest;
+      expect(m?.peerDependencies?.[driver]).toBe(adapterManifest?.peerDependencies?.[driver]);
+      expect(m?.peerDependenciesMeta?.[driver]?.optional).toBe(true);
+      expect(m?.devDependencies?.[driver]).toBe(adapterManifest?.devDependencies?.[driver]);
+      expect(m?.dependencies?.[driver]).toBeUndefined();
+      expect(m?.optionalDependencies?.[driver]).toBeUndefined();
+    },
+  );
 
   it.each(packages.map((p) => ({ rel: p.rel, pkg: p })))("$rel depends on no other adapter's driver", ({ pkg }) => {
     const foreign: string[] = [];
-    for (const [adapter, driver] of Object.entries(DRIVERS)) {
+    for (const [adapter, driver] of Object.entries(ADAPTER_DRIVERS)) {
       if (adapter === pkg.dirName) continue;
       for (const field of DEPENDENCY_FIELDS) {
         if (pkg.manifest[field]?.[driver] !== undefined) foreign.push(`${field}.${driver} (belongs to ${adapter})`);

@@ -1,14 +1,18 @@
 // Packs every publishable package the way `pnpm publish` would, checks the tarballs, then installs
-// them all into a plain npm project (no workspace, no pnpm) and imports every export subpath.
+// them all into a plain npm project (no workspace, no pnpm), imports every export subpath and has
+// ingestd load the drivers the user installed (and name the one that is missing).
 // Needs the packages built first (scripts/test.sh runs `pnpm turbo run build`).
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ADAPTER_DRIVERS,
+  CORE_PEER_RANGE,
   exportSubpaths,
   exportTargets,
+  isOpenRange,
   type Manifest,
   publishablePackages,
   repoRoot,
@@ -106,6 +110,36 @@ describe.each(publishable.map((p) => ({ rel: p.rel })))("tarball of $rel", ({ re
   });
 });
 
+describe.each(
+  publishable.filter((p) => p.manifest.peerDependencies?.["@tidemark/core"] !== undefined).map((p) => ({ rel: p.rel })),
+)("published peers of $rel", ({ rel }) => {
+  it("take any 0.x @tidemark/core", () => {
+    expect(get(rel).manifest.peerDependencies?.["@tidemark/core"]).toBe(CORE_PEER_RANGE.replace(/^workspace:/, ""));
+  });
+});
+
+describe.each(Object.entries(ADAPTER_DRIVERS).map(([adapter, driver]) => ({ rel: `packages/${adapter}`, driver })))(
+  "published driver of $rel",
+  ({ rel, driver }) => {
+    it(`${driver} is a peer with a range, not a dependency of its own`, () => {
+      const { manifest } = get(rel);
+      expect(
+        isOpenRange(manifest.peerDependencies?.[driver]),
+        `peer range: ${manifest.peerDependencies?.[driver]}`,
+      ).toBe(true);
+      expect(manifest.dependencies?.[driver]).toBeUndefined();
+      expect(manifest.optionalDependencies?.[driver]).toBeUndefined();
+    });
+  },
+);
+
+/** A store URL per remote adapter that opens without a server (the clients connect on first use). */
+const STORE_URLS: Record<string, string> = {
+  etcd: "etcd://127.0.0.1:1",
+  dynamodb: "dynamodb://127.0.0.1:1?region=us-east-1",
+  mongodb: "mongodb://127.0.0.1:1/tidemark",
+};
+
 describe("the tarballs in a plain npm project", () => {
   let consumer = "";
 
@@ -177,4 +211,53 @@ describe("the tarballs in a plain npm project", () => {
     const res = await run(tsc, ["-p", join(consumer, "tsconfig.json")], { cwd: consumer });
     expect(res.code, `tsc in ${relative(repoRoot, consumer)}:\n${res.stdout}${res.stderr}`).toBe(0);
   });
+
+  /** Runs an ES module script in the consumer with the Node that runs vitest; its last line is JSON. */
+  async function inConsumer(script: string): Promise<unknown> {
+    const res = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: consumer, timeout: 60_000 });
+    expect(res.code, `script failed:\n${res.stderr}`).toBe(0);
+    return JSON.parse(res.stdout.trim().split("\n").at(-1) ?? "null");
+  }
+
+  it("ingestd opens every remote store with the drivers installed next to it", async () => {
+    const urls = Object.values(STORE_URLS);
+    const script = `
+      import { openStore } from "@tidemark/ingestd";
+      const labels = [];
+      for (const url of ${JSON.stringify(urls)}) {
+        const store = await openStore(url);
+        labels.push(store.label);
+        await store.close();
+      }
+      console.log(JSON.stringify(labels));`;
+    expect(await inConsumer(script)).toHaveLength(urls.length);
+  });
+
+  it.each(Object.entries(ADAPTER_DRIVERS).map(([adapter, driver]) => ({ adapter, driver })))(
+    "ingestd names $driver and how to install it when only packages/$adapter is there",
+    async ({ adapter, driver }) => {
+      const installed = join(consumer, "node_modules", ...driver.split("/"));
+      const aside = join(tmp, "moved-aside", driver.replace("/", "+"));
+      expect(existsSync(installed), `${driver} was installed`).toBe(true);
+      await mkdir(join(tmp, "moved-aside"), { recursive: true });
+      await rename(installed, aside);
+      try {
+        const script = `
+          import { openStore } from "@tidemark/ingestd";
+          try {
+            const store = await openStore(${JSON.stringify(STORE_URLS[adapter])});
+            await store.close();
+            console.log(JSON.stringify({ opened: true }));
+          } catch (error) {
+            console.log(JSON.stringify({ name: error.name, message: error.message }));
+          }`;
+        const outcome = (await inConsumer(script)) as { name?: string; message?: string };
+        expect(outcome.name).toBe("ConfigurationError");
+        expect(outcome.message).toContain(`needs the ${driver} package, which is not installed`);
+        expect(outcome.message).toContain(`npm install ${driver}`);
+      } finally {
+        await rename(aside, installed);
+      }
+    },
+  );
 });

@@ -5,6 +5,8 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   test: {
     name: "repo",
+    // Its place in the one-project-at-a-time schedule of the root vitest.config.ts.
+    sequence: { groupOrder: 10 },
     include: ["**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,

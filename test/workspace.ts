@@ -44,6 +44,29 @@ export const DEPENDENCY_FIELDS = [
   "optionalDependencies",
 ] as const;
 
+/**
+ * Each adapter's driver (folder under packages/ -> npm package): a peer of that adapter, since the
+ * user passes their own client, and of nothing else under packages/ (ingestd takes them all as optional peers).
+ */
+export const ADAPTER_DRIVERS: Readonly<Record<string, string>> = {
+  etcd: "etcd3",
+  dynamodb: "@aws-sdk/client-dynamodb",
+  mongodb: "mongodb",
+};
+
+/**
+ * How every package peers on @tidemark/core: any 0.x, so a core minor during 0.x neither leaves the
+ * adapters out of range nor makes Changesets re-release them (.changeset/README.md).
+ */
+export const CORE_PEER_RANGE = "workspace:>=0.0.0 <1.0.0";
+
+/** A semver range that admits more than one version: not an exact version, a protocol (`workspace:`) or a tag. */
+export function isOpenRange(range: string | undefined): boolean {
+  // Digits and range operators only, so no protocol, tag or prerelease pin gets through.
+  if (range === undefined || !/^[\d\s.<>=^~|xX*-]+$/.test(range)) return false;
+  return !/^=?\d+\.\d+\.\d+$/.test(range.trim());
+}
+
 /** Workspace packages under the given top-level folders (those with a package.json), sorted by path. */
 export function workspacePackages(...roots: string[]): WorkspacePackage[] {
   const found: WorkspacePackage[] = [];

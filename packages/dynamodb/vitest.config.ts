@@ -3,6 +3,8 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   test: {
     name: "dynamodb",
+    // Its place in the one-project-at-a-time schedule of the root vitest.config.ts.
+    sequence: { groupOrder: 7 },
     include: ["test/**/*.test.ts"],
     // Starts one DynamoDB Local (or checks DYNAMODB_ENDPOINT) and provides its endpoint; fails the run if it cannot.
     globalSetup: ["./test/global-setup.ts"],

@@ -3,6 +3,8 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   test: {
     name: "etcd",
+    // Its place in the one-project-at-a-time schedule of the root vitest.config.ts.
+    sequence: { groupOrder: 6 },
     include: ["test/**/*.test.ts"],
     // Starts one etcd (or checks ETCD_ENDPOINTS) and provides its endpoints; fails the run if it cannot.
     globalSetup: ["./test/global-setup.ts"],

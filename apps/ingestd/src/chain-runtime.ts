@@ -10,6 +10,7 @@ import {
   KinStellarIngestor,
   KinVersion,
   ledgerFromPointer,
+  type RetryListener,
   slotFromPointer,
   solanaPointer,
   stellarPointer,
@@ -53,9 +54,15 @@ export function chainPointers(chain: ChainName): ChainPointers {
   };
 }
 
-/** The Kin ingestor a chain configuration asks for. */
-export function createChainIngestor(config: ChainConfig, endpoint: string, logger: Logger): Ingestor<Entry> {
-  if (config.chain === "kin4") return new KinSolanaIngestor({ rpcUrl: endpoint, logger });
+/** The Kin ingestor a chain configuration asks for; `onRetry` hears about every retried chain request (metrics). */
+export function createChainIngestor(
+  config: ChainConfig,
+  endpoint: string,
+  logger: Logger,
+  onRetry?: RetryListener,
+): Ingestor<Entry> {
+  const hooks = onRetry ? { onRetry } : {};
+  if (config.chain === "kin4") return new KinSolanaIngestor({ rpcUrl: endpoint, logger, ...hooks });
   const version = config.chain === "kin2" ? KinVersion.KIN2 : KinVersion.KIN3;
   const network =
     config.chain === "kin2"
@@ -71,5 +78,6 @@ export function createChainIngestor(config: ChainConfig, endpoint: string, logge
     networkPassphrase: network.passphrase,
     allowHttp: endpoint.startsWith("http:"),
     logger,
+    ...hooks,
   });
 }

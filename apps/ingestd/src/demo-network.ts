@@ -1,4 +1,5 @@
-import { KinBlockFactory, SolanaChain, SolanaRpcServer } from "@tidemark/kin/simulator";
+import { type Logger, silentLogger } from "@tidemark/core";
+import { KinBlockFactory, type SimulatedTransaction, SolanaChain, SolanaRpcServer } from "@tidemark/kin/simulator";
 
 export interface DemoNetworkOptions {
   /** A new block this often, in ms (default 400, Solana's slot time; 0 = none, serve the backlog only). */
@@ -11,6 +12,10 @@ export interface DemoNetworkOptions {
   readonly backlog?: number;
   /** Seeds the simulated wallets (default: unique per start). */
   readonly seed?: string;
+  /** Told about blocks whose traffic could not be built (default: nothing is logged). */
+  readonly logger?: Logger;
+  /** Builds each new block's transactions, at most `count` (default: signed Kin traffic from the network's wallets). */
+  readonly traffic?: (count: number) => Promise<readonly SimulatedTransaction[]>;
 }
 
 /**
@@ -24,7 +29,12 @@ export class DemoNetwork {
   readonly #timer: NodeJS.Timeout | null;
   readonly #chain: SolanaChain;
   readonly #firstSlot: bigint | null;
-  #producing: Promise<void> = Promise.resolve();
+  readonly #traffic: (count: number) => Promise<readonly SimulatedTransaction[]>;
+  readonly #max: number;
+  readonly #log: Logger;
+  /** The block being built, if any: never more than one, however slow signing gets. */
+  #producing: Promise<void> | null = null;
+  #skipped = 0;
 
   private constructor(
     server: SolanaRpcServer,
@@ -35,18 +45,42 @@ export class DemoNetwork {
     this.#server = server;
     this.#chain = chain;
     this.#firstSlot = chain.tip === null ? null : (chain.blocksFrom(0n, 1)[0] ?? null);
-    const max = options.maxTransactionsPerBlock ?? 8;
+    this.#traffic = options.traffic ?? ((count) => factory.traffic(count));
+    this.#max = options.maxTransactionsPerBlock ?? 8;
+    this.#log = options.logger ?? silentLogger;
     const interval = options.blockIntervalMs ?? 400;
-    this.#timer =
-      interval <= 0
-        ? null
-        : setInterval(() => {
-            // One block at a time: signing may take longer than the interval on a busy machine.
-            this.#producing = this.#producing.then(async () => {
-              const count = Math.floor(Math.random() * (max + 1));
-              chain.append(await factory.traffic(count), DemoNetwork.#next(chain));
-            });
-          }, interval);
+    this.#timer = interval <= 0 ? null : setInterval(() => this.#tick(), interval);
+  }
+
+  #tick(): void {
+    // Signing may take longer than a block on a busy machine. Queueing every tick behind it would
+    // grow without bound; skipping the slot instead is what a slow Solana leader does too.
+    if (this.#producing !== null) {
+      this.#skipped++;
+      return;
+    }
+    this.#producing = this.#produce()
+      .catch((error: unknown) => {
+        this.#log.warn({ err: error }, "demo: a block's transactions could not be built; skipped the block");
+      })
+      .finally(() => {
+        this.#producing = null;
+      });
+  }
+
+  async #produce(): Promise<void> {
+    const transactions = await this.#traffic(Math.floor(Math.random() * (this.#max + 1)));
+    this.#chain.append(transactions, DemoNetwork.#next(this.#chain));
+  }
+
+  /** Blocks being built right now: 0 or 1. */
+  get pendingBlocks(): number {
+    return this.#producing === null ? 0 : 1;
+  }
+
+  /** Block times skipped because the previous block was still being built. */
+  get skippedBlocks(): number {
+    return this.#skipped;
   }
 
   /** The oldest slot served. */
@@ -97,7 +131,7 @@ export class DemoNetwork {
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    await this.#producing.catch(() => {});
+    await this.#producing;
     await this.#server.close();
   }
 }

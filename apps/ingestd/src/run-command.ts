@@ -7,8 +7,9 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { countingWriter } from "./counting-writer.js";
 import { DemoNetwork } from "./demo-network.js";
+import { pollHead } from "./head-poller.js";
 import { startHealthServer } from "./health-server.js";
-import { createLogger, observingRpcRetries } from "./logger.js";
+import { createLogger } from "./logger.js";
 import { ChainState } from "./node-state.js";
 import type { RunConfig } from "./run-config.js";
 import { startingAfter } from "./starting-point.js";
@@ -23,6 +24,8 @@ export interface RunCommandOptions {
   readonly logger?: Logger;
   /** Told the address of the health server once it listens. */
   readonly onListening?: (port: number) => void;
+  /** Diagnostics: told each abort signal that lives as long as the service or a chain's run (soak tests count their listeners). */
+  readonly onLongLivedSignal?: (name: string, signal: AbortSignal) => void;
 }
 
 /**
@@ -31,7 +34,13 @@ export interface RunCommandOptions {
  * endpoints and a status line. Resolves when every chain reached `--until`
  * or `signal` aborted (a clean shutdown); rejects on a fatal error.
  */
-export async function runService({ config, signal, logger: given, onListening }: RunCommandOptions): Promise<void> {
+export async function runService({
+  config,
+  signal,
+  logger: given,
+  onListening,
+  onLongLivedSignal,
+}: RunCommandOptions): Promise<void> {
   const showStatus = config.status === "on" || (config.status === "auto" && process.stderr.isTTY === true);
   const logger = given ?? createLogger(showStatus && config.logLevel === "info" ? "warn" : config.logLevel);
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -47,7 +56,7 @@ export async function runService({ config, signal, logger: given, onListening }:
   try {
     let demo: DemoNetwork | null = null;
     if (config.demo) {
-      demo = await DemoNetwork.start();
+      demo = await DemoNetwork.start({ logger });
       const network = demo;
       cleanups.push(() => network.stop());
       logger.info({ rpc: demo.url }, "demo: simulated Kin4 network started (a block every 400 ms)");
@@ -79,16 +88,16 @@ export async function runService({ config, signal, logger: given, onListening }:
     const owner = `${hostname()}:${process.pid}`;
     const controller = new AbortController();
     const stop = AbortSignal.any([signal, controller.signal]);
+    onLongLivedSignal?.("stop", stop);
 
     const chains = config.chains.map((chain) => {
       const pointers = chainPointers(chain.chain);
       const endpoint = chain.chain === "kin4" ? (demo?.url ?? chain.rpc) : chain.horizon;
       if (endpoint === undefined) throw new Error(`no endpoint for ${chain.chain}`);
-      const chainLogger = observingRpcRetries(logger, (throttled) => {
+      const ingestor = createChainIngestor(chain, endpoint, logger, ({ throttled }) => {
         rpcErrors.inc({ ingestor: pointers.ingestorName });
         if (throttled) rpcThrottles.inc({ ingestor: pointers.ingestorName });
       });
-      const ingestor = createChainIngestor(chain, endpoint, chainLogger);
       const state = new ChainState(chain.chain, ingestor.name);
       const history = new SqliteHistoryStore({
         path: historyPath,
@@ -98,7 +107,7 @@ export async function runService({ config, signal, logger: given, onListening }:
       });
       cleanups.push(() => history.close());
       const lock = store.createLock(chain.lockKey, {
-        ownerLabel: owner,
+        owner,
         ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
       });
       return { chain, pointers, ingestor, state, history, lock };
@@ -153,9 +162,15 @@ export async function runService({ config, signal, logger: given, onListening }:
     const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock }) => {
       // Head polling lives as long as this chain's run, which may end on its own at --until.
       const polling = new AbortController();
-      const headPoller = pollHead(AbortSignal.any([stop, polling.signal]), ingestor, pointers, state, (value) =>
-        lag.set({ ingestor: ingestor.name }, value),
-      );
+      const pollSignal = AbortSignal.any([stop, polling.signal]);
+      onLongLivedSignal?.(`poll:${chain.chain}`, pollSignal);
+      const headPoller = pollHead({
+        signal: pollSignal,
+        ingestor,
+        pointers,
+        state,
+        setLag: (value) => lag.set({ ingestor: ingestor.name }, value),
+      });
       const observer: Metrics = {
         observe(event: RunEvent) {
           metrics.observe(event);
@@ -201,39 +216,6 @@ export async function runService({ config, signal, logger: given, onListening }:
     if (failure) throw failure.reason;
   } finally {
     await cleanup();
-  }
-}
-
-/** Keeps the chain head and lag current every 2 s until `signal` aborts. */
-async function pollHead(
-  signal: AbortSignal,
-  ingestor: { head?(signal: AbortSignal): Promise<Uint8Array> },
-  pointers: ReturnType<typeof chainPointers>,
-  state: ChainState,
-  setLag: (lag: number) => void,
-): Promise<void> {
-  if (!ingestor.head) return;
-  while (!signal.aborted) {
-    try {
-      const head = await ingestor.head(signal);
-      state.head = head;
-      state.headNumber = pointers.toBlock(head);
-      const lag = state.lag;
-      if (lag !== null) setLag(Number(lag));
-    } catch {
-      // Head polling is advisory; the ingestor itself reports chain faults.
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      signal.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
   }
 }
 

@@ -36,7 +36,12 @@ export interface LockSuiteOptions {
   readonly destroy?: (lock: DistributedLock) => void | Promise<void>;
   /** Freeze a holder as a paused process would be: stop renewals and timers, send and release nothing. */
   readonly crash: (lock: DistributedLock) => void | Promise<void>;
-  /** Take the lock away behind the holder's back (revoke its lease, delete its record). */
+  /**
+   * Take the lock away behind the holder's back (revoke its lease, delete or
+   * release its record). Where tokens live in the lock record itself (the
+   * DynamoDB layout), mark it released rather than delete it, so the token
+   * history survives, as it would for an operator's release.
+   */
   readonly forceLoss: (key: string) => void | Promise<void>;
   /**
    * Cuts `lock` off from the backend while its process stays alive (a

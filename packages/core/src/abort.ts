@@ -71,7 +71,8 @@ export async function withDeadline<T>(
   if (parent?.aborted) controller.abort(parent.reason);
   else parent?.addEventListener("abort", onAbort, { once: true });
   try {
-    return await operation(controller.signal);
+    // Raced as well as signalled: a store that ignores its signal still cannot hold the caller past the deadline.
+    return await raceAbort(operation(controller.signal), controller.signal);
   } finally {
     clearTimeout(timer);
     parent?.removeEventListener("abort", onAbort);

@@ -2,6 +2,7 @@ import { getEventListeners } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   BackendUnavailableError,
+  DeadlineError,
   InvalidArgumentError,
   type LeaseClaim,
   LeaseLock,
@@ -10,6 +11,7 @@ import {
   LockLostError,
   resolveLeaseTimings,
   sleep,
+  withDeadline,
 } from "../src/index.js";
 
 /**
@@ -187,5 +189,16 @@ describe("LeaseLock", () => {
     expect(getEventListeners(waiting.signal, "abort").length).toBeLessThanOrEqual(1);
     waiting.abort(new Error("stop"));
     await expect(attempt).rejects.toThrow("stop");
+  });
+});
+
+describe("withDeadline", () => {
+  it("rejects at the deadline even when the operation ignores its signal, leaving nothing on the parent", async () => {
+    const parent = new AbortController();
+    const started = performance.now();
+    const never = withDeadline("a stuck request", 50, parent.signal, () => new Promise<never>(() => {}));
+    await expect(never).rejects.toBeInstanceOf(DeadlineError);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(getEventListeners(parent.signal, "abort")).toHaveLength(0);
   });
 });

@@ -51,7 +51,7 @@ try {
               Key: { key: { S: lease.key } },
               ConditionExpression: "#on = :on AND attribute_not_exists(#ir)",
               ExpressionAttributeNames: { "#on": "ownerName", "#ir": "isReleased" },
-              ExpressionAttributeValues: { ":on": { S: lease.ownerName } },
+              ExpressionAttributeValues: { ":on": { S: lease.owner } },
             },
           },
           {
@@ -70,7 +70,7 @@ try {
     (ingestor, parent, block) => rawTransaction(ingestor, parent, block),
     (ingestor, parent, block) => committer.commit(ingestor, parent, block, { lease }),
   );
-  await lock.unlock();
+  await lock.close();
 
   // 3. Blocks per second through `run`, one commit per block and then coalesced.
   const runOff = await blocksPerSecond(1500, false);
@@ -166,8 +166,8 @@ async function crashToAcquisition(i) {
   const lastRenewal = holder.lastRenewedAt;
   await waiting;
   const acquiredAt = performance.now();
-  await contender.unlock();
-  // The frozen holder's record is gone already; unlock only stops its bookkeeping.
-  await holder.unlock();
+  await contender.close();
+  // The frozen holder's record was taken over already: its conditional release changes nothing.
+  await holder.close();
   return { fromCrash: acquiredAt - crashedAt, fromRenewal: acquiredAt - lastRenewal };
 }

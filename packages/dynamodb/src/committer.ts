@@ -8,12 +8,14 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import {
   assertIngestorName,
+  BackendUnavailableError,
   type CommitOptions,
   type Committer,
   CorruptRecordError,
   copyPointer,
   InvalidArgumentError,
   InvalidCommitError,
+  isTidemarkError,
   LockLostError,
   type Pointer,
   pointersEqual,
@@ -23,7 +25,7 @@ import {
   validateCommit,
   validateReset,
 } from "@tidemark/core";
-import { errorName, mapDynamoError, type TableRef } from "./errors.js";
+import { errorName, mapDynamoError, outcomeUnknown, type TableRef } from "./errors.js";
 import { type DynamoDbLease, isDynamoDbLease } from "./lease.js";
 import { DEFAULT_COMMITS_TABLE, type DynamoDbCommitterOptions } from "./options.js";
 import { COMMITS_HASH_KEY, LOCKS_HASH_KEY } from "./tables.js";
@@ -51,6 +53,7 @@ export class DynamoDbCommitter implements Committer {
   readonly table: string;
   readonly #client: DynamoDBClient;
   readonly #conflictRetries: number;
+  #closed = false;
 
   constructor(options: DynamoDbCommitterOptions) {
     if (options?.client == null) throw new InvalidArgumentError("dynamodb committer: options.client is required");
@@ -71,6 +74,7 @@ export class DynamoDbCommitter implements Committer {
 
   async commit(ingestor: string, parent: Pointer | null, block: Pointer, options: CommitOptions = {}): Promise<void> {
     validateCommit(ingestor, parent, block);
+    this.#assertOpen();
     const { signal, lease } = options;
     signal?.throwIfAborted();
     const update = this.#commitUpdate(ingestor, parent, block);
@@ -78,8 +82,9 @@ export class DynamoDbCommitter implements Committer {
     try {
       await this.#client.send(new UpdateItemCommand(update), { abortSignal: signal });
     } catch (error) {
-      if (errorName(error) !== "ConditionalCheckFailedException")
-        throw this.#map(error, "UpdateItem", ingestor, signal);
+      if (errorName(error) !== "ConditionalCheckFailedException") {
+        return this.#settle(ingestor, parent, block, error, signal, "UpdateItem");
+      }
       await this.#rejected(ingestor, error, block, signal, (stored) =>
         commitRejection(this.table, ingestor, parent, stored),
       );
@@ -88,12 +93,14 @@ export class DynamoDbCommitter implements Committer {
 
   async latest(ingestor: string, options: ReadOptions = {}): Promise<Pointer | null> {
     assertIngestorName(ingestor);
+    this.#assertOpen();
     options.signal?.throwIfAborted();
     return this.#read(ingestor, options.signal);
   }
 
   async reset(ingestor: string, expected: Pointer | null, block: Pointer, options: ReadOptions = {}): Promise<void> {
     validateReset(ingestor, expected, block);
+    this.#assertOpen();
     const { signal } = options;
     signal?.throwIfAborted();
     const values: Record<string, AttributeValue> = { ":block": { B: block } };
@@ -120,6 +127,15 @@ export class DynamoDbCommitter implements Committer {
     }
   }
 
+  /** Marks the committer closed; the client is the caller's, so nothing else is closed. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidArgumentError(`dynamodb committer on table "${this.table}": used after close()`);
+  }
+
   #commitUpdate(ingestor: string, parent: Pointer | null, block: Pointer) {
     return {
       TableName: this.table,
@@ -140,12 +156,12 @@ export class DynamoDbCommitter implements Committer {
   ): Promise<void> {
     if (lease === undefined || !isDynamoDbLease(lease)) {
       throw new InvalidArgumentError(
-        `dynamodb: a fenced commit of ingestor "${ingestor}" needs a lease from DynamoDbLock (with ownerName, table and key)`,
+        `dynamodb: a fenced commit of ingestor "${ingestor}" needs a lease from DynamoDbLock (with owner, table and key)`,
       );
     }
     const lost = () =>
       new LockLostError(
-        `dynamodb: commit of ingestor "${ingestor}" in table "${this.table}" rejected: lock "${lease.key}" in table "${lease.table}" is no longer held by owner "${lease.ownerName}"`,
+        `dynamodb: commit of ingestor "${ingestor}" in table "${this.table}" rejected: lock "${lease.key}" in table "${lease.table}" is no longer held by owner "${lease.owner}"`,
       );
     if (lease.signal.aborted) throw lost();
     const command = new TransactWriteItemsCommand({
@@ -156,7 +172,7 @@ export class DynamoDbCommitter implements Committer {
             Key: { [LOCKS_HASH_KEY]: { S: lease.key } },
             ConditionExpression: FENCE_CONDITION,
             ExpressionAttributeNames: { "#on": "ownerName", "#ir": "isReleased" },
-            ExpressionAttributeValues: { ":on": { S: lease.ownerName } },
+            ExpressionAttributeValues: { ":on": { S: lease.owner } },
           },
         },
         { Update: update },
@@ -169,7 +185,7 @@ export class DynamoDbCommitter implements Committer {
         return;
       } catch (error) {
         if (errorName(error) !== "TransactionCanceledException") {
-          throw this.#map(error, "TransactWriteItems", ingestor, signal, lease);
+          return this.#settle(ingestor, parent, block, error, signal, "TransactWriteItems", lease);
         }
         const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
         if (reasons[0]?.Code === "ConditionalCheckFailed") throw lost();
@@ -204,6 +220,36 @@ export class DynamoDbCommitter implements Committer {
     const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (attempts > 1 && pointersEqual(stored, block)) return;
     throw rejection(stored);
+  }
+
+  /**
+   * A commit failed without a rejection. When its outcome is unknown (no
+   * answer, a 5xx), the stored pointer settles it: our block means it was
+   * applied, the parent means it was not (yet), anything else that another
+   * commit won.
+   */
+  async #settle(
+    ingestor: string,
+    parent: Pointer | null,
+    block: Pointer,
+    error: unknown,
+    signal: AbortSignal | undefined,
+    operation: string,
+    lease?: DynamoDbLease,
+  ): Promise<void> {
+    const mapped = this.#map(error, operation, ingestor, signal, lease);
+    if (signal?.aborted || !outcomeUnknown(error) || !isTidemarkError(mapped, BackendUnavailableError)) throw mapped;
+    let stored: Pointer | null;
+    try {
+      stored = await this.#read(ingestor, signal);
+    } catch {
+      throw mapped;
+    }
+    if (pointersEqual(stored, block)) return;
+    if (pointersEqual(stored, parent)) {
+      throw new BackendUnavailableError(`${mapped.message}; the stored pointer is still the parent`, { cause: error });
+    }
+    throw commitRejection(this.table, ingestor, parent, stored);
   }
 
   async #read(ingestor: string, signal: AbortSignal | undefined): Promise<Pointer | null> {

@@ -1,4 +1,10 @@
-import { ConfigurationError, InvalidArgumentError, isTidemarkError, TidemarkError } from "@tidemark/core";
+import {
+  BackendUnavailableError,
+  ConfigurationError,
+  InvalidArgumentError,
+  isTidemarkError,
+  TidemarkError,
+} from "@tidemark/core";
 
 /** What was being done when DynamoDB answered with an error, for the message. */
 export interface ErrorContext {
@@ -31,12 +37,52 @@ const CREDENTIAL_ERRORS = new Set([
   "CredentialsProviderError",
 ]);
 
-/** Codes left after the SDK's own retries gave up on throttling. */
+/** Codes left after the SDK's own retries gave up on throttling: refused, so certainly not applied. */
 const THROTTLING_ERRORS = new Set([
   "ThrottlingException",
   "ProvisionedThroughputExceededException",
   "RequestLimitExceeded",
 ]);
+
+/** 4xx codes that say the item was busy for a moment: nothing was applied, and waiting helps. */
+const BUSY_ERRORS = new Set(["TransactionConflictException", "TransactionInProgressException"]);
+
+/** Node's codes for a connection that failed or never came about. */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+interface SdkErrorShape {
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly code?: unknown;
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
+}
+
+/**
+ * True when a write may or may not have been applied: DynamoDB answered with
+ * a 5xx, or no answer came (a dropped connection, a timeout). Only the stored
+ * item can tell then.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  const shape = error as SdkErrorShape | null;
+  const status = httpStatus(error);
+  if (status !== undefined) return status >= 500;
+  // The SDK tags what it sent with $metadata; an error without it never reached the network layer, unless Node's codes say so.
+  return (
+    shape?.$metadata !== undefined || NETWORK_CODES.has(String(shape?.code)) || errorName(error) === "TimeoutError"
+  );
+}
 
 export function errorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
@@ -44,8 +90,10 @@ export function errorName(error: unknown): string | undefined {
 
 /**
  * Turns what the SDK threw into the error the caller should see: the abort
- * reason, a typed tidemark error for what retrying cannot fix, or a plain
- * error naming the backend, call and table for what it may.
+ * reason; `ConfigurationError` for what only an operator can fix (a missing
+ * table, rejected credentials, another key schema); `BackendUnavailableError`
+ * for what waiting may fix (throttling, a 5xx, a timeout, no answer at all);
+ * otherwise a plain error naming the backend, call and table.
  */
 export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
   if (context.signal?.aborted) return context.signal.reason;
@@ -66,6 +114,12 @@ export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
       { cause: error },
     );
   }
+  // Thrown by the SDK before anything is sent: no retry can supply a region or fix the endpoint.
+  if (message === "Region is missing" || (error as { code?: unknown } | null)?.code === "ERR_INVALID_URL") {
+    return new ConfigurationError(`${where} could not be sent: ${message}; check the client's region and endpoint`, {
+      cause: error,
+    });
+  }
   if (name === "ValidationException" && /key|schema/i.test(message)) {
     return new ConfigurationError(
       `${where} failed: the table's key schema is not the expected one (${message}); expected ${context.tables.map(describeSchema).join("; ")}`,
@@ -78,7 +132,12 @@ export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
   const attempts = (error as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts;
   const tries = attempts === undefined ? "" : ` after ${attempts} attempt${attempts === 1 ? "" : "s"}`;
   if (THROTTLING_ERRORS.has(name)) {
-    return new Error(`${where} was throttled${tries} (${name}: ${message})`, { cause: error });
+    return new BackendUnavailableError(`${where} was throttled${tries} (${name}: ${message})`, { cause: error });
+  }
+  if (BUSY_ERRORS.has(name) || outcomeUnknown(error)) {
+    const status = httpStatus(error);
+    const why = status === undefined ? "got no answer" : `got HTTP ${status}`;
+    return new BackendUnavailableError(`${where} ${why}${tries}: ${name}: ${message}`, { cause: error });
   }
   return new Error(`${where} failed${tries}: ${name}: ${message}`, { cause: error });
 }

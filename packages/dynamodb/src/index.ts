@@ -4,7 +4,7 @@ export { type DynamoDbLease, isDynamoDbLease } from "./lease.js";
 export { DynamoDbLock } from "./lock.js";
 export {
   DEFAULT_COMMITS_TABLE,
-  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LOCK_LEASE_MS,
   DEFAULT_LOCKS_TABLE,
   type DynamoDbCommitterOptions,
   type DynamoDbLockOptions,

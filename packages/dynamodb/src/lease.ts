@@ -1,22 +1,19 @@
-import type { Lease } from "@tidemark/core";
+import type { Lease, OwnedLease } from "@tidemark/core";
 
 /**
- * The lease `DynamoDbLock` hands out. Besides core's fields it names the lock
- * record and the owner name written for this acquisition, which is what a
- * fenced commit checks on the record (the fence), atomically with the commit.
+ * The lease `DynamoDbLock` hands out. Besides the owner id of the acquisition
+ * (written as the record's `ownerName`) and the lock's key it names the lock
+ * table: a fenced commit checks, atomically with the commit, that the record
+ * there still names this owner.
  */
-export interface DynamoDbLease extends Lease {
-  /** Unique per acquisition: `<owner>.<random>`; a new holding, Go or TypeScript, writes another. */
-  readonly ownerName: string;
+export interface DynamoDbLease extends OwnedLease {
   /** The lock table. */
   readonly table: string;
-  /** The lock record's `key`. */
-  readonly key: string;
 }
 
 export function isDynamoDbLease(lease: Lease): lease is DynamoDbLease {
   const candidate = lease as Partial<DynamoDbLease>;
   return (
-    typeof candidate.ownerName === "string" && typeof candidate.table === "string" && typeof candidate.key === "string"
+    typeof candidate.owner === "string" && typeof candidate.table === "string" && typeof candidate.key === "string"
   );
 }

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { CorruptRecordError } from "@tidemark/core";
+import { CorruptRecordError, type LeaseRecord } from "@tidemark/core";
 import { parseGoDuration } from "./go-duration.js";
 import { LOCKS_HASH_KEY } from "./tables.js";
 
@@ -21,14 +20,12 @@ export const RELEASED = "1";
 
 const KNOWN = new Set<string>(Object.values(ATTR));
 
-/** A lock record as read, whoever wrote it. */
-export interface LockRecord {
-  readonly ownerName: string;
-  readonly recordVersionNumber: string;
-  /** The stored `leaseDuration`, parsed with Go's rules, in ms. */
-  readonly leaseMs: number;
-  readonly released: boolean;
-  readonly token: bigint | null;
+/**
+ * A lock record as read, whoever wrote it: `owner` is its `ownerName`,
+ * `version` its `recordVersionNumber`, `leaseMs` its `leaseDuration` parsed with
+ * Go's rules, `token` our counter (absent on records only Go nodes wrote).
+ */
+export interface LockRecord extends LeaseRecord {
   readonly data: Uint8Array | undefined;
   /** Attributes neither dynamolock nor we define; carried into the next record as dynamolock does. */
   readonly extra: Readonly<Record<string, AttributeValue>>;
@@ -51,8 +48,8 @@ export function parseLockRecord(
     if (typeof value !== "string") throw new CorruptRecordError(`${where} has no string attribute "${name}"`);
     return value;
   };
-  const ownerName = string(ATTR.ownerName);
-  const recordVersionNumber = string(ATTR.recordVersionNumber);
+  const owner = string(ATTR.ownerName);
+  const version = string(ATTR.recordVersionNumber);
   const leaseText = string(ATTR.leaseDuration);
   let leaseMs: number;
   try {
@@ -76,26 +73,12 @@ export function parseLockRecord(
   const extra: Record<string, AttributeValue> = {};
   for (const [name, value] of Object.entries(item)) if (!KNOWN.has(name)) extra[name] = value;
   return {
-    ownerName,
-    recordVersionNumber,
+    owner,
+    version,
     leaseMs,
     released: item[ATTR.isReleased] !== undefined,
     token,
     data: item[ATTR.data]?.B,
     extra,
   };
-}
-
-const ALPHABET = "1234567890abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-/** Random letters and digits, the alphabet dynamolock uses for owner names and versions. */
-export function randomName(length: number): string {
-  let out = "";
-  while (out.length < length) {
-    for (const byte of randomBytes(length)) {
-      // 248 = 4 * 62: dropping the rest keeps every character equally likely.
-      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
-    }
-  }
-  return out;
 }

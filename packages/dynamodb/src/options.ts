@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { LeaseLockOptions } from "@tidemark/core";
 
 /** The commit table agora v0.2.7 uses. */
 export const DEFAULT_COMMITS_TABLE = "tx-history-commits";
 /** The lock table agora v0.2.7 hands to cirello.io/dynamolock. */
 export const DEFAULT_LOCKS_TABLE = "tx-history-locks";
-/** agora's heartbeat; the lease is three of them, as agora configured dynamolock. */
-export const DEFAULT_HEARTBEAT_MS = 10_000;
+/** agora's lease: three of its 10 s heartbeats, as agora configured dynamolock (written as `"30s"`). */
+export const DEFAULT_LOCK_LEASE_MS = 30_000;
 
 export interface DynamoDbCommitterOptions {
   /**
@@ -23,50 +24,21 @@ export interface DynamoDbCommitterOptions {
   readonly conflictRetries?: number;
 }
 
-export interface DynamoDbLockOptions {
+/**
+ * The shared lease options (`key`, `owner`, `leaseMs`, `heartbeatMs`,
+ * `safetyMarginMs`, `pollMs`, `requestTimeoutMs`) plus the table. The lease
+ * defaults to agora's 30 000 ms, so the heartbeat defaults to its 10 000 ms.
+ * `leaseMs` is written into the record as a Go duration and must be a whole
+ * number of at least `2 * heartbeatMs` (dynamolock's own rule).
+ */
+export interface DynamoDbLockOptions extends LeaseLockOptions {
   /**
    * The DynamoDB client to send with. The lock never closes it: whoever
-   * created it calls `client.destroy()` (after `unlock()`).
+   * created it calls `client.destroy()` (after `lock.close()`).
    */
   readonly client: DynamoDBClient;
-  /** The lock's name: the `key` (S) of its record. Agora uses one per ingestor. */
-  readonly key: string;
   /** Lock table in cirello.io/dynamolock's layout: hash key `key` (S). Default `"tx-history-locks"`. */
   readonly table?: string;
-  /** How often the holder renews its record, in ms. Default 10 000, agora's value. */
-  readonly heartbeatMs?: number;
-  /**
-   * The lease written into the record (as a Go duration string) that other
-   * nodes, Go or TypeScript, wait out before taking over a silent holder, in
-   * ms. Default `3 * heartbeatMs`, as agora configured it; at least
-   * `2 * heartbeatMs` (dynamolock's own rule) and a whole number.
-   */
-  readonly leaseMs?: number;
-  /**
-   * The holder aborts `lease.signal` when this long before its lease could run
-   * out it still has no confirmed renewal, in ms. Default `leaseMs / 6`. Must
-   * leave room for at least one heartbeat: `heartbeatMs + safetyMarginMs < leaseMs`.
-   */
-  readonly safetyMarginMs?: number;
-  /**
-   * How often a waiting `lock()` reads the record, in ms. Default
-   * `min(1000, heartbeatMs / 2)`. A waiter first sees a holder's last version up
-   * to one poll after it was written and takes over one lease after that, so a
-   * crashed holder is replaced within `leaseMs + pollMs` (plus two requests) of
-   * its last renewal: under a lease plus a heartbeat with the default.
-   */
-  readonly pollMs?: number;
-  /**
-   * Longest wait for one heartbeat request before it counts as failed (and the
-   * record is re-read to settle it), in ms. Default `heartbeatMs / 2`.
-   */
-  readonly requestTimeoutMs?: number;
-  /**
-   * Prefix of the owner name written into the record; each acquisition appends
-   * a random suffix, so every holding has its own name (the commit fence
-   * checks it). Default: the host name.
-   */
-  readonly owner?: string;
   /** Delete the record on `unlock()` instead of marking it `isReleased = "1"` (dynamolock's default). */
   readonly deleteOnRelease?: boolean;
   /** Bytes stored in the record's `data` attribute on acquisition; without it, the previous record's `data` is kept, as dynamolock does. */

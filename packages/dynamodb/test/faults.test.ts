@@ -8,13 +8,13 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { uniqueName } from "@tidemark/conformance";
 import {
+  BackendUnavailableError,
   ConfigurationError,
   CorruptRecordError,
+  InvalidArgumentError,
   InvalidCommitError,
-  isTidemarkError,
   pointerFromNumber,
   sleep,
-  TidemarkError,
 } from "@tidemark/core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTables, DynamoDbCommitter, DynamoDbLock } from "../src/index.js";
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   proxy.clear();
-  for (const lock of locks.splice(0)) await lock.unlock();
+  for (const lock of locks.splice(0)) await lock.close();
 });
 afterAll(async () => {
   await proxy?.close();
@@ -73,10 +73,59 @@ describe("a missing table", () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(String((error as Error).message)).toMatch(new RegExp(`"${table}".*hash key "key" of type S`));
     const committer = new DynamoDbCommitter({ client, table: tables.commits });
-    const fake = { signal: new AbortController().signal, token: null, ownerName: "x", table, key: "k" };
+    const fake = { signal: new AbortController().signal, token: null, owner: "x", table, key: "k" };
     await expect(committer.commit(uniqueName("fenced"), null, p(1), { lease: fake })).rejects.toBeInstanceOf(
       ConfigurationError,
     );
+  });
+});
+
+describe("options", () => {
+  it("default to agora's 30 s lease and 10 s heartbeat, and keep dynamolock's lease rule", () => {
+    const lock = new DynamoDbLock({ client, key: "k" });
+    expect(lock.timings).toMatchObject({ leaseMs: 30_000, heartbeatMs: 10_000, pollMs: 1000, requestTimeoutMs: 5000 });
+    expect(lock.table).toBe("tx-history-locks");
+    for (const [what, options] of [
+      ["lease under two heartbeats", { leaseMs: 1000, heartbeatMs: 600, safetyMarginMs: 100 }],
+      ["lease not a whole number", { leaseMs: 1500.5 }],
+      ["no client", { client: undefined }],
+      ["empty table", { table: "" }],
+    ] as const) {
+      expect(() => new DynamoDbLock({ client, key: "k", ...options } as never), what).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it("close() of a committer is idempotent and leaves the client usable by others", async () => {
+    const committer = new DynamoDbCommitter({ client, table: tables.commits });
+    await committer.close();
+    await committer.close();
+    await expect(committer.commit("a", null, p(1))).rejects.toBeInstanceOf(InvalidArgumentError);
+    const other = new DynamoDbCommitter({ client, table: tables.commits });
+    expect(await other.latest(uniqueName("after-close"))).toBeNull();
+  });
+});
+
+describe("an unreachable endpoint", () => {
+  it("is a BackendUnavailableError (waiting may help), never a ConfigurationError, for lock and committer", async () => {
+    const closed = await FaultProxy.start(inject("dynamodbEndpoint"));
+    const url = closed.url;
+    await closed.close();
+    const nowhere = newClient({ endpoint: url, config: { maxAttempts: 1 } });
+    try {
+      const lock = new DynamoDbLock({ client: nowhere, key: "k", table: tables.locks, heartbeatMs: 300 });
+      const committer = new DynamoDbCommitter({ client: nowhere, table: tables.commits });
+      for (const [what, attempt] of [
+        ["lock()", () => lock.lock(AbortSignal.timeout(10_000))],
+        ["commit()", () => committer.commit("a", null, p(1))],
+        ["latest()", () => committer.latest("a")],
+      ] as const) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(error, what).toBeInstanceOf(BackendUnavailableError);
+        expect(String((error as Error).message), what).toMatch(/got no answer.*ECONNREFUSED/);
+      }
+    } finally {
+      destroyClient(nowhere);
+    }
   });
 });
 
@@ -110,14 +159,13 @@ describe("throttling", () => {
     expect((await rawItem(tables.commits, { ingestor: { S: ingestor } }))?.latest?.B).toEqual(p(1));
   });
 
-  it("surfaces once the SDK gives up, as a retryable (not a typed) error naming the table; nothing written", async () => {
+  it("surfaces once the SDK gives up, as a BackendUnavailableError naming the table; nothing written", async () => {
     const committer = new DynamoDbCommitter({ client: proxied(2), table: tables.commits });
     const ingestor = uniqueName("throttled");
     const rule = proxy.add({ match: on("UpdateItem", tables.commits), fault: "throttle" });
     const error = await committer.commit(ingestor, null, p(1)).catch((e: unknown) => e);
     expect(rule.hits).toBe(2);
-    expect(error).toBeInstanceOf(Error);
-    expect(isTidemarkError(error, TidemarkError)).toBe(false);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
     expect(String((error as Error).message)).toMatch(
       new RegExp(
         `dynamodb: UpdateItem of ingestor "${ingestor}" in table "${tables.commits}" was throttled after 2 attempts`,
@@ -201,7 +249,7 @@ describe("ambiguous outcomes", () => {
       // Renewals went on: the last confirmed one is recent (well within the lease).
       expect(performance.now() - (lock.lastRenewedAt ?? 0)).toBeLessThan(1500);
       const after = await rawItem(tables.locks, { key: { S: key } });
-      expect(after?.ownerName?.S).toBe(lease.ownerName);
+      expect(after?.ownerName?.S).toBe(lease.owner);
       expect(after?.recordVersionNumber?.S).not.toBe(before);
     });
   }
@@ -216,6 +264,40 @@ describe("ambiguous outcomes", () => {
     // A genuinely stale commit is still rejected.
     await expect(committer.commit(ingestor, p(1), p(3))).rejects.toBeInstanceOf(InvalidCommitError);
     expect((await rawItem(tables.commits, { ingestor: { S: ingestor } }))?.latest?.B).toEqual(p(2));
+  });
+
+  it("a commit unanswered with no SDK retry left is settled by reading back what is stored", async () => {
+    const committer = new DynamoDbCommitter({ client: proxied(1), table: tables.commits });
+    const ingestor = uniqueName("settled-commit");
+    await committer.commit(ingestor, null, p(1));
+    // Applied, answer lost: the stored block says it went through.
+    proxy.add({ match: on("UpdateItem", tables.commits), fault: "dropAfterForward", times: 1 });
+    await committer.commit(ingestor, p(1), p(2));
+    // Never forwarded: the stored parent says it did not.
+    proxy.add({ match: on("UpdateItem", tables.commits), fault: "drop", times: 1 });
+    const error = await committer.commit(ingestor, p(2), p(3)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect(String((error as Error).message)).toMatch(/still the parent/);
+    expect((await rawItem(tables.commits, { ingestor: { S: ingestor } }))?.latest?.B).toEqual(p(2));
+    // Another commit won meanwhile: a rejection, as if it had been answered.
+    await client.send(
+      new PutItemCommand({ TableName: tables.commits, Item: { ingestor: { S: ingestor }, latest: { B: p(9) } } }),
+    );
+    proxy.add({ match: on("UpdateItem", tables.commits), fault: "drop", times: 1 });
+    await expect(committer.commit(ingestor, p(2), p(3))).rejects.toBeInstanceOf(InvalidCommitError);
+  });
+
+  it("a fenced commit unanswered with no SDK retry left is settled by reading back what is stored", async () => {
+    const committer = new DynamoDbCommitter({ client: proxied(1), table: tables.commits });
+    const lock = new DynamoDbLock({ client, key: uniqueName("fenced-settled"), table: tables.locks, heartbeatMs: 300 });
+    locks.push(lock);
+    const lease = await lock.lock(AbortSignal.timeout(10_000));
+    const ingestor = uniqueName("fenced-settled");
+    proxy.add({ match: on("TransactWriteItems"), fault: "error500AfterForward", times: 1 });
+    await committer.commit(ingestor, null, p(5), { lease });
+    proxy.add({ match: on("TransactWriteItems"), fault: "drop", times: 1 });
+    await expect(committer.commit(ingestor, p(5), p(6), { lease })).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect((await rawItem(tables.commits, { ingestor: { S: ingestor } }))?.latest?.B).toEqual(p(5));
   });
 
   it("a fenced commit applied but unanswered is a success: the SDK retries with the same request token", async () => {
@@ -243,6 +325,6 @@ describe("ambiguous outcomes", () => {
     const rule = proxy.add({ match: on("PutItem", tables.locks), fault: "dropAfterForward", times: 1 });
     const lease = await lock.lock(AbortSignal.timeout(10_000));
     expect(rule.hits).toBe(1);
-    expect((await rawItem(tables.locks, { key: { S: key } }))?.ownerName?.S).toBe(lease.ownerName);
+    expect((await rawItem(tables.locks, { key: { S: key } }))?.ownerName?.S).toBe(lease.owner);
   });
 });

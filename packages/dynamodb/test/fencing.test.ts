@@ -1,7 +1,7 @@
 // The fence: a commit given a lease is a transaction that also checks the lock record still carries
 // that acquisition's owner name, so a holder that was paused, cut off, or replaced by a Go node
 // cannot move the pointer.
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { uniqueName } from "@tidemark/conformance";
 import {
   InvalidArgumentError,
@@ -32,7 +32,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   proxy.clear();
-  for (const lock of locks.splice(0)) await lock.unlock();
+  for (const lock of locks.splice(0)) await lock.close();
 });
 afterAll(async () => {
   await proxy?.close();
@@ -116,6 +116,27 @@ describe("fenced commits", () => {
     expect(noticedAt - takenAt).toBeLessThanOrEqual(HEARTBEAT_MS + SLACK_MS);
     expect(String((lease.signal.reason as Error).message)).toMatch(/go-agora-node-7/);
     expect((await lock.describe())?.owner).toBe("go-agora-node-7");
+  });
+
+  it("reject the holder's commit once its record was deleted behind its back, and its lease aborts", async () => {
+    const key = uniqueName("deleted");
+    const ingestor = uniqueName("deleted-ingestor");
+    const committer = new DynamoDbCommitter({ client, table: tables.commits });
+    const lock = newLock(key);
+    const lease = await lock.lock(AbortSignal.timeout(10_000));
+    await committer.commit(ingestor, null, p(1), { lease });
+    const lost = new Promise<void>((resolve) =>
+      lease.signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    const deletedAt = performance.now();
+    await client.send(new DeleteItemCommand({ TableName: tables.locks, Key: { key: { S: key } } }));
+    await expect(committer.commit(ingestor, p(1), p(2), { lease })).rejects.toBeInstanceOf(LockLostError);
+    await lost;
+    expect(performance.now() - deletedAt).toBeLessThanOrEqual(HEARTBEAT_MS + SLACK_MS);
+    expect(String((lease.signal.reason as Error).message)).toMatch(/removed/);
+    expect(await stored(ingestor)).toBe(pointerToHex(p(1)));
+    // The token counter went with the record: the next acquisition starts again at 1.
+    expect((await lock.lock(AbortSignal.timeout(10_000))).token).toBe(1n);
   });
 
   it("stop a holder cut off from DynamoDB before anyone can take over", async () => {

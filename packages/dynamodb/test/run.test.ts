@@ -16,7 +16,7 @@ function node(ingestor: string, until: number, coalesce: boolean, written: Map<b
   const client: DynamoDBClient = newClient();
   return run({
     signal: AbortSignal.timeout(60_000),
-    lock: new DynamoDbLock({ client, key: ingestor, table: tables.locks, heartbeatMs: 300, pollMs: 50 }),
+    lock: new DynamoDbLock({ client, key: ingestor, table: tables.locks, leaseMs: 900, pollMs: 50 }),
     committer: new DynamoDbCommitter({ client, table: tables.commits }),
     ingestor: new SequenceIngestor({ name: ingestor, concurrency: 4 }),
     writer: {

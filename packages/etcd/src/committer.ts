@@ -28,7 +28,7 @@ export class EtcdCommitter implements Committer, AsyncDisposable {
   readonly #connection: Connection;
 
   constructor(options: EtcdCommitterOptions) {
-    this.#connection = openConnection(options, "EtcdCommitter");
+    this.#connection = openConnection(options, "etcd committer", options.requestTimeoutMs ?? 5000);
     this.prefix = options.prefix ?? DEFAULT_COMMIT_PREFIX;
   }
 
@@ -66,13 +66,13 @@ export class EtcdCommitter implements Committer, AsyncDisposable {
         const failed = failedReads(response, parent !== null);
         if (failed === null) return;
         const [stored, holder] = [firstKv(failed[0]), firstKv(failed[1])];
+        const storedPointer = this.#decode(key, stored, endpoints);
+        // An earlier attempt whose answer was lost may have been applied: finding our block
+        // stored settles it as applied (reporting a conflict would make `run` drop a good holding).
+        if (uncertain && pointersEqual(storedPointer, block)) return;
         if (fence !== null && holder?.create_revision !== fence.lease.token.toString()) {
           throw fenceBroken(ingestor, fence, endpoints, holder?.create_revision);
         }
-        const storedPointer = this.#decode(key, stored, endpoints);
-        // An earlier attempt that failed in transit may have been applied. Under a
-        // fence nobody else can have written since, so the stored block is ours.
-        if (uncertain && fence !== null && pointersEqual(storedPointer, block)) return;
         throw parentMismatch(ingestor, parent, storedPointer);
       },
       options.signal,
@@ -122,7 +122,7 @@ export class EtcdCommitter implements Committer, AsyncDisposable {
     );
   }
 
-  /** Closes the client if this committer created it. */
+  /** Closes the client if this committer created it. Idempotent. */
   async close(): Promise<void> {
     closeConnection(this.#connection);
   }

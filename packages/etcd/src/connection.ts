@@ -9,7 +9,13 @@ import {
 } from "@tidemark/core";
 import { noop } from "cockatiel";
 import { Etcd3, type IOptions } from "etcd3";
-import { classifyFailure, configurationError, exhaustedError, operationError } from "./errors.js";
+import {
+  classifyFailure,
+  configurationError,
+  exhaustedError,
+  isTlsHandshakeDropped,
+  operationError,
+} from "./errors.js";
 import type { EtcdConnectionOptions } from "./options.js";
 
 /** What one etcd request is sent with. */
@@ -26,11 +32,10 @@ export interface Connection {
   /** The endpoints, for error messages. */
   readonly endpoints: string;
   readonly retryTimeoutMs: number;
+  /** Deadline of one request. */
   readonly requestTimeoutMs: number;
+  closed: boolean;
 }
-
-/** Clients that answered at least once: after that, silence is an outage, not a configuration mistake. */
-const reached = new WeakSet<Etcd3>();
 
 /**
  * An `etcd3` client without the library's own retries and circuit breakers,
@@ -45,15 +50,22 @@ export function createEtcdClient(options: IOptions): Etcd3 {
   });
 }
 
-export function openConnection(options: EtcdConnectionOptions, who: string): Connection {
+export function openConnection(options: EtcdConnectionOptions, who: string, requestTimeoutMs: number): Connection {
   if ((options.client === undefined) === (options.connection === undefined)) {
     throw new InvalidArgumentError(`${who}: give exactly one of "client" and "connection"`);
   }
   const retryTimeoutMs = positive(options.retryTimeoutMs ?? 10_000, `${who}: retryTimeoutMs`);
-  const requestTimeoutMs = positive(options.requestTimeoutMs ?? 5000, `${who}: requestTimeoutMs`);
+  positive(requestTimeoutMs, `${who}: requestTimeoutMs`);
   if (options.client !== undefined) {
     const hosts = (options.client as unknown as { options?: IOptions }).options?.hosts;
-    return { client: options.client, owned: false, endpoints: describeHosts(hosts), retryTimeoutMs, requestTimeoutMs };
+    return {
+      client: options.client,
+      owned: false,
+      endpoints: describeHosts(hosts),
+      retryTimeoutMs,
+      requestTimeoutMs,
+      closed: false,
+    };
   }
   const connection = options.connection as IOptions;
   if (connection.hosts === undefined || connection.hosts.length === 0) {
@@ -65,6 +77,7 @@ export function openConnection(options: EtcdConnectionOptions, who: string): Con
     endpoints: describeHosts(connection.hosts),
     retryTimeoutMs,
     requestTimeoutMs,
+    closed: false,
   };
 }
 
@@ -102,6 +115,8 @@ export async function call<T>(
 ): Promise<T> {
   const started = performance.now();
   const budgetMs = hooks.retryTimeoutMs ?? connection.retryTimeoutMs;
+  // A plaintext server resets a TLS client in more than one way; one of them names the handshake.
+  let tlsDropped = false;
   for (let attempts = 1; ; attempts++) {
     signal?.throwIfAborted();
     const pending = attempt(callOptions(connection));
@@ -115,36 +130,30 @@ export async function call<T>(
       );
     }
     try {
-      const value = signal === undefined || hooks.finishInFlight ? await pending : await raceAbort(pending, signal);
-      reached.add(connection.client);
-      return value;
+      return signal === undefined || hooks.finishInFlight ? await pending : await raceAbort(pending, signal);
     } catch (error) {
       // A definite answer (a conflict, a lost lease) beats an abort: it says what happened.
-      if (error instanceof TidemarkError || isTidemarkError(error, TidemarkError)) {
-        reached.add(connection.client);
-        throw error;
-      }
+      if (error instanceof TidemarkError || isTidemarkError(error, TidemarkError)) throw error;
       if (signal?.aborted) throw signal.reason;
       const kind = classifyFailure(error);
       if (kind === "configuration") throw configurationError(connection.endpoints, what, error);
       if (kind === "other") throw operationError(connection.endpoints, what, error);
       hooks.onUncertainFailure?.();
+      tlsDropped ||= isTlsHandshakeDropped(error);
       const elapsedMs = performance.now() - started;
       const delayMs = withJitter(backoffDelay(attempts, { initialMs: 50, maxMs: 1000 }), 0.2);
       if (elapsedMs + delayMs > budgetMs) {
-        throw exhaustedError(connection.endpoints, what, error, attempts, elapsedMs, reached.has(connection.client));
+        throw exhaustedError(connection.endpoints, what, error, attempts, elapsedMs, tlsDropped);
       }
       await sleep(delayMs, signal);
     }
   }
 }
 
-/** Marks the client as having answered (for calls made outside {@link call}). */
-export function markReached(connection: Connection): void {
-  reached.add(connection.client);
-}
-
+/** Closes the client if tidemark created it; idempotent. */
 export function closeConnection(connection: Connection): void {
+  if (connection.closed) return;
+  connection.closed = true;
   if (connection.owned) connection.client.close();
 }
 

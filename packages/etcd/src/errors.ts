@@ -1,4 +1,4 @@
-import { ConfigurationError, TidemarkError } from "@tidemark/core";
+import { BackendUnavailableError, ConfigurationError, TidemarkError } from "@tidemark/core";
 import {
   ClientClosedError,
   EtcdAuthenticationFailedError,
@@ -23,6 +23,10 @@ export type FailureKind =
 
 const CONFIGURATION_MESSAGES =
   /etcdserver: (user name is empty|authentication is not enabled|invalid auth management|permission denied|user name not found|authentication failed)/;
+/** The server's certificate was refused: waiting cannot change that. */
+const CERTIFICATE_MESSAGES = /certificate|altnames|wrong version number/i;
+/** A handshake the server dropped: a server that does not speak TLS, or one going down mid-handshake. */
+const TLS_HANDSHAKE_DROPPED = /before secure TLS connection was established/;
 const TRANSIENT_MESSAGES =
   /etcdserver: (request timed out|leader changed|no leader|too many requests|server stopped|request cancelled|not capable)/;
 
@@ -34,7 +38,8 @@ export function classifyFailure(error: unknown): FailureKind {
     error instanceof EtcdUserNotFoundError ||
     error instanceof EtcdRoleNotGrantedError ||
     error instanceof GRPCUnauthenticatedError ||
-    CONFIGURATION_MESSAGES.test(error.message)
+    CONFIGURATION_MESSAGES.test(error.message) ||
+    CERTIFICATE_MESSAGES.test(error.message)
   ) {
     return "configuration";
   }
@@ -63,23 +68,33 @@ export function configurationError(endpoints: string, what: string, cause: unkno
   return new ConfigurationError(`etcd ${endpoints}: ${what} failed: ${messageOf(cause)}`, { cause });
 }
 
-/** Retries ran out: a configuration error if this client never got an answer, an outage otherwise. */
+/** The server dropped a TLS handshake (it may not speak TLS, or went down mid-handshake). */
+export function isTlsHandshakeDropped(error: unknown): boolean {
+  return TLS_HANDSHAKE_DROPPED.test(messageOf(error));
+}
+
+/**
+ * Retries ran out: an outage, which `run` waits out, whether or not etcd ever
+ * answered (a cluster still starting is not a configuration mistake). Only TLS
+ * handshakes dropped for the whole retry budget (`tlsDropped`: some attempt's
+ * was, and none got an answer) say the server does not speak TLS.
+ */
 export function exhaustedError(
   endpoints: string,
   what: string,
   cause: unknown,
   attempts: number,
   elapsedMs: number,
-  everReached: boolean,
+  tlsDropped: boolean,
 ): TidemarkError {
   const detail = `${what} failed ${attempts} time(s) over ${Math.round(elapsedMs)} ms: ${messageOf(cause)}`;
-  if (!everReached) {
+  if (tlsDropped) {
     return new ConfigurationError(
-      `etcd ${endpoints} is unreachable (check the endpoints, TLS settings and credentials): ${detail}`,
+      `etcd ${endpoints} dropped every TLS handshake (does it serve TLS on this endpoint?): ${detail}`,
       { cause },
     );
   }
-  return new TidemarkError(`etcd ${endpoints} is not answering: ${detail}`, { cause });
+  return new BackendUnavailableError(`etcd ${endpoints} is unreachable or not answering: ${detail}`, { cause });
 }
 
 /** Any other failure, with the endpoint and the operation named. */

@@ -1,9 +1,9 @@
-import { InvalidArgumentError, type Lease, LockLostError } from "@tidemark/core";
+import { InvalidArgumentError, type Lease, LockLostError, type OwnedLease } from "@tidemark/core";
 import type { ICompare, IRequestOp } from "etcd3";
 import { showKey } from "./keys.js";
 
-/** The lease an {@link EtcdLock} hands out: besides the signal, where its holding lives in etcd. */
-export interface EtcdLease extends Lease {
+/** The lease an {@link EtcdLock} hands out: besides the signal and owner id, where its holding lives in etcd. */
+export interface EtcdLease extends OwnedLease {
   /** The create revision of {@link holderKey}: it grows with every acquisition. */
   readonly token: bigint;
   /** The holder's key, `<prefix><name>/<lease id hex>`, attached to the etcd lease. */

@@ -1,29 +1,25 @@
-import { LockLostError } from "@tidemark/core";
-import { type Connection, call, markReached } from "./connection.js";
+import { type LeaseTimings, LockLostError } from "@tidemark/core";
+import { type Connection, call } from "./connection.js";
 import { isLeaseNotFound } from "./errors.js";
 import { keepAliveOnce } from "./streams.js";
 
-export interface LeaseTiming {
-  /** Requested TTL, in seconds. */
-  readonly ttlSeconds: number;
-  /** Keep-alive period in ms; by default a third of the granted TTL. */
-  readonly keepAliveMs?: number;
-  /** By default a sixth of the granted TTL. */
-  readonly safetyMarginMs?: number;
+/** etcd grants leases in whole seconds: the TTL asked for a lease of `leaseMs` (etcd may grant more). */
+export function ttlSecondsFor(leaseMs: number): number {
+  return Math.max(1, Math.ceil(leaseMs / 1000));
 }
 
 /**
- * One etcd lease, kept alive by its own timer. It counts as lost (its signal
- * aborts) when etcd says the lease is gone, or when it has gone its TTL minus
- * the safety margin without a successful keep-alive: past that, etcd may
- * already have expired it and handed the lock to someone else.
+ * One etcd lease, kept alive every `heartbeatMs` by its own timer. It counts
+ * as lost (its signal aborts) when etcd says the lease is gone, or when
+ * `leaseMs - safetyMarginMs` passed without a successful keep-alive: etcd
+ * expires it no earlier than its granted TTL (at least `leaseMs`) after the
+ * last keep-alive it saw, so the holder stops before anyone else can hold.
  */
 export class LeaseSession {
   readonly id: string;
-  /** The TTL etcd granted, in ms. */
-  readonly ttlMs: number;
-  readonly keepAliveMs: number;
-  readonly marginMs: number;
+  /** The TTL etcd granted, in ms: at least `timings.leaseMs`. */
+  readonly grantedMs: number;
+  readonly timings: LeaseTimings;
   readonly #connection: Connection;
   readonly #lost = new AbortController();
   /** performance.now() when the last successful keep-alive (or the grant) was sent: etcd renewed no earlier. */
@@ -33,29 +29,29 @@ export class LeaseSession {
   #inFlight: { cancel(): void } | null = null;
   #running = false;
 
-  private constructor(connection: Connection, id: string, ttlMs: number, sentAt: number, timing: LeaseTiming) {
+  private constructor(connection: Connection, id: string, grantedMs: number, sentAt: number, timings: LeaseTimings) {
     this.#connection = connection;
     this.id = id;
-    this.ttlMs = ttlMs;
-    this.keepAliveMs = timing.keepAliveMs ?? ttlMs / 3;
-    this.marginMs = timing.safetyMarginMs ?? ttlMs / 6;
+    this.grantedMs = grantedMs;
+    this.timings = timings;
     this.#renewedAt = sentAt;
   }
 
   /** Grants a lease; one granted after `signal` aborted is revoked again. */
   static async grant(
     connection: Connection,
-    timing: LeaseTiming,
+    timings: LeaseTimings,
     signal: AbortSignal,
     what: string,
   ): Promise<LeaseSession> {
+    const ttlSeconds = ttlSecondsFor(timings.leaseMs);
     let sentAt = performance.now();
     const response = await call(
       connection,
-      `${what}: granting a ${timing.ttlSeconds} s lease`,
+      `${what}: granting a ${ttlSeconds} s lease`,
       (options) => {
         sentAt = performance.now();
-        return connection.client.leaseClient.leaseGrant({ TTL: timing.ttlSeconds }, options);
+        return connection.client.leaseClient.leaseGrant({ TTL: ttlSeconds }, options);
       },
       signal,
       {
@@ -65,7 +61,7 @@ export class LeaseSession {
       },
     );
     if (response.error) throw new Error(`${what}: etcd refused the lease: ${response.error}`);
-    return new LeaseSession(connection, response.ID, Number(response.TTL) * 1000, sentAt, timing);
+    return new LeaseSession(connection, response.ID, Number(response.TTL) * 1000, sentAt, timings);
   }
 
   /** Aborts when the lease must be considered lost. */
@@ -85,7 +81,7 @@ export class LeaseSession {
   start(): void {
     if (this.#running || this.#lost.signal.aborted) return;
     this.#running = true;
-    this.#ticker = setInterval(() => this.#renew(), this.keepAliveMs);
+    this.#ticker = setInterval(() => this.#renew(), this.timings.heartbeatMs);
     this.#armWatchdog();
   }
 
@@ -124,13 +120,12 @@ export class LeaseSession {
   #renew(): void {
     if (!this.#running || this.#inFlight !== null) return;
     const sentAt = performance.now();
-    const attempt = keepAliveOnce(this.#connection, this.id, this.keepAliveMs);
+    const attempt = keepAliveOnce(this.#connection, this.id, this.timings.requestTimeoutMs);
     this.#inFlight = attempt;
     attempt.response.then(
       (answer) => {
         if (this.#inFlight === attempt) this.#inFlight = null;
         if (!this.#running) return;
-        markReached(this.#connection);
         if (Number(answer.TTL) <= 0) {
           this.lose(this.#lostError("etcd reports it expired or revoked"));
         } else if (sentAt > this.#renewedAt) {
@@ -145,14 +140,19 @@ export class LeaseSession {
   }
 
   #armWatchdog(): void {
-    const deadline = this.#renewedAt + this.ttlMs - this.marginMs;
+    const limitMs = this.timings.leaseMs - this.timings.safetyMarginMs;
+    const deadline = this.#renewedAt + limitMs;
     this.#watchdog = setTimeout(
       () => {
         this.#watchdog = null;
         if (!this.#running) return;
         const silentMs = performance.now() - this.#renewedAt;
-        if (silentMs >= this.ttlMs - this.marginMs) {
-          this.lose(this.#lostError(`no successful keep-alive for ${Math.round(silentMs)} ms (TTL ${this.ttlMs} ms)`));
+        if (silentMs >= limitMs) {
+          this.lose(
+            this.#lostError(
+              `no successful keep-alive for ${Math.round(silentMs)} ms (lease ${this.timings.leaseMs} ms)`,
+            ),
+          );
         } else {
           this.#armWatchdog();
         }

@@ -4,15 +4,17 @@ import {
   backoffDelay,
   type DistributedLock,
   InvalidArgumentError,
+  type LeaseTimings,
   LockLostError,
   type LockState,
+  resolveLeaseTimings,
   sleep,
 } from "@tidemark/core";
 import type { IKeyValue, IRangeRequest } from "etcd3";
 import { type Connection, call, closeConnection, openConnection } from "./connection.js";
 import type { EtcdLease } from "./fencing.js";
 import { DEFAULT_LOCK_PREFIX, encodeName, prefixRangeEnd, showKey } from "./keys.js";
-import { LeaseSession, type LeaseTiming } from "./lease-session.js";
+import { LeaseSession } from "./lease-session.js";
 import type { EtcdLockOptions } from "./options.js";
 import { watchDeletion } from "./streams.js";
 
@@ -27,53 +29,49 @@ interface Holding {
 /** Our contender key vanished while we waited (lease revoked or expired): start over with a new lease. */
 class ContenderGone extends Error {}
 
+/** Requests on the acquiring path get at least this long: a slow answer there costs a retry, not the lease. */
+const MIN_ACQUIRE_DEADLINE_MS = 5000;
+
 /**
  * A DistributedLock on etcd leases, queued in revision order like etcd's Go
- * concurrency mutex: each contender puts `<prefix><name>/<lease id>` under its
+ * concurrency mutex: each contender puts `<prefix><key>/<lease id>` under its
  * own lease, the key created first holds, and every waiter watches the
- * deletion of the key created just before its own instead of polling.
+ * deletion of the key created just before its own instead of polling. It
+ * keeps etcd's own lease expiry rather than the `LeaseLock` engine, under the
+ * same options and timing rules.
  */
 export class EtcdLock implements DistributedLock, AsyncDisposable {
-  readonly name: string;
+  readonly key: string;
+  /** The node name written into the contender key (before the per-acquisition suffix). */
   readonly owner: string;
   /** Every contender key of this lock starts with it. */
   readonly keyPrefix: string;
+  readonly timings: LeaseTimings;
   readonly #connection: Connection;
-  readonly #timing: LeaseTiming;
   readonly #range: Pick<IRangeRequest, "key" | "range_end">;
   #held: Holding | null = null;
   #acquiring: AbortController | null = null;
+  #closed = false;
   /** Leases of earlier holdings whose revocation failed (etcd was unreachable); retried before the next acquisition. */
   readonly #staleLeases = new Set<LeaseSession>();
   readonly #background = new Set<Promise<void>>();
 
   constructor(options: EtcdLockOptions) {
-    if (typeof options.name !== "string" || options.name.length === 0) {
-      throw new InvalidArgumentError("EtcdLock: name must be a non-empty string");
+    if (typeof options?.key !== "string" || options.key.length === 0) {
+      throw new InvalidArgumentError("etcd lock: key must be a non-empty string");
     }
-    const ttlSeconds = options.ttlSeconds ?? 10;
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
-      throw new InvalidArgumentError(`EtcdLock: ttlSeconds must be a whole number of seconds >= 1, got ${ttlSeconds}`);
+    const label = `etcd lock "${options.key}"`;
+    if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner.length === 0)) {
+      throw new InvalidArgumentError(`${label}: owner must be a non-empty string`);
     }
-    const ttlMs = ttlSeconds * 1000;
-    const keepAliveMs = options.keepAliveMs ?? ttlMs / 3;
-    const marginMs = options.safetyMarginMs ?? ttlMs / 6;
-    if (!(keepAliveMs > 0) || !(marginMs >= 0) || keepAliveMs >= ttlMs - marginMs) {
-      throw new InvalidArgumentError(
-        `EtcdLock: keepAliveMs (${keepAliveMs}) must be positive and below the TTL minus the safety margin (${ttlMs} - ${marginMs} ms)`,
-      );
-    }
-    this.name = options.name;
-    this.owner = options.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
-    this.keyPrefix = `${options.prefix ?? DEFAULT_LOCK_PREFIX}${encodeName(options.name, "lock name")}/`;
+    this.key = options.key;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}`;
+    this.keyPrefix = `${options.prefix ?? DEFAULT_LOCK_PREFIX}${encodeName(options.key, "lock key")}/`;
     const prefix = Buffer.from(this.keyPrefix);
     this.#range = { key: prefix, range_end: prefixRangeEnd(prefix) };
-    this.#timing = {
-      ttlSeconds,
-      ...(options.keepAliveMs === undefined ? {} : { keepAliveMs }),
-      ...(options.safetyMarginMs === undefined ? {} : { safetyMarginMs: marginMs }),
-    };
-    this.#connection = openConnection(options, `EtcdLock "${options.name}"`);
+    this.timings = resolveLeaseTimings(label, options);
+    const deadlineMs = Math.max(this.timings.requestTimeoutMs, MIN_ACQUIRE_DEADLINE_MS);
+    this.#connection = openConnection(options, label, deadlineMs);
   }
 
   /** performance.now() when the holder's last successful keep-alive was sent, or null when nothing is held. */
@@ -82,13 +80,16 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   }
 
   async lock(signal: AbortSignal): Promise<EtcdLease> {
+    if (!(signal instanceof AbortSignal))
+      throw new InvalidArgumentError(`lock "${this.key}": lock() needs an AbortSignal`);
+    if (this.#closed) throw new InvalidArgumentError(`lock "${this.key}": lock() after close()`);
     signal.throwIfAborted();
     const held = this.#held;
     if (held !== null && !held.lease.signal.aborted) return held.lease;
     this.#held = null;
     if (this.#acquiring !== null) {
       throw new InvalidArgumentError(
-        `lock "${this.name}": lock() is already waiting; one EtcdLock instance serves one run`,
+        `lock "${this.key}": lock() is already waiting; one EtcdLock instance serves one run`,
       );
     }
     const acquiring = new AbortController();
@@ -101,19 +102,19 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   }
 
   async unlock(): Promise<void> {
-    this.#acquiring?.abort(new LockLostError(`lock "${this.name}": unlock() was called while acquiring`));
+    this.#acquiring?.abort(new LockLostError(`lock "${this.key}": unlock() was called while acquiring`));
     const held = this.#held;
     this.#held = null;
     if (held !== null) {
       held.monitor.abort();
-      if (!held.controller.signal.aborted) held.controller.abort(new LockLostError(`lock "${this.name}" was released`));
+      if (!held.controller.signal.aborted) held.controller.abort(new LockLostError(`lock "${this.key}" was released`));
       await this.#revoke(held.session);
     }
   }
 
   async describe(): Promise<LockState | null> {
     const { client } = this.#connection;
-    return call(this.#connection, `describing lock "${this.name}"`, async (options) => {
+    return call(this.#connection, `describing lock "${this.key}"`, async (options) => {
       const holder = (
         await client.kv.range({ ...this.#range, sort_target: "Create", sort_order: "Ascend", limit: 1 }, options)
       ).kvs[0];
@@ -121,7 +122,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
       const lease = await client.leaseClient.leaseTimeToLive({ ID: holder.lease }, options);
       const grantedSeconds = Number(lease.grantedTTL);
       return {
-        key: holder.key.toString("utf8"),
+        key: this.key,
         owner: holder.value.toString("utf8"),
         token: BigInt(holder.create_revision),
         leaseMs: grantedSeconds > 0 ? grantedSeconds * 1000 : null,
@@ -142,8 +143,10 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
     held.monitor.abort();
   }
 
-  /** Releases the lock and closes the client if this lock created it. */
+  /** Releases the lock and closes the client if this lock created it. Idempotent. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.unlock();
     for (const stale of [...this.#staleLeases]) await this.#revoke(stale, this.#connection.requestTimeoutMs);
     await Promise.allSettled([...this.#background]);
@@ -157,13 +160,15 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   async #acquire(callerSignal: AbortSignal, signal: AbortSignal): Promise<EtcdLease> {
     await this.#revokeStale();
     while (true) {
-      const session = await LeaseSession.grant(this.#connection, this.#timing, signal, `lock "${this.name}"`);
+      const session = await LeaseSession.grant(this.#connection, this.timings, signal, `lock "${this.key}"`);
       session.start();
+      // Unique per acquisition, as in every tidemark lock; the lease id in the key is unique too, but not for operators.
+      const owner = `${this.owner}:${randomUUID()}`;
       try {
         const waiting = AbortSignal.any([signal, session.signal]);
-        const { token, revision } = await this.#contend(session, waiting);
+        const { token, revision } = await this.#contend(session, owner, waiting);
         if (signal.aborted) throw signal.reason;
-        return this.#hold(session, token, revision);
+        return this.#hold(session, owner, token, revision);
       } catch (error) {
         session.stop();
         this.#track(this.#revoke(session));
@@ -176,19 +181,23 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   }
 
   /** Queues this session's key and waits until it is the oldest one. Resolves with its create revision. */
-  async #contend(session: LeaseSession, signal: AbortSignal): Promise<{ token: bigint; revision: bigint }> {
+  async #contend(
+    session: LeaseSession,
+    owner: string,
+    signal: AbortSignal,
+  ): Promise<{ token: bigint; revision: bigint }> {
     const { client } = this.#connection;
     const myKey = Buffer.from(this.keyPrefix + session.hexId);
     const oldest = { ...this.#range, sort_target: "Create", sort_order: "Ascend", limit: 1 } as const;
     const enqueued = await call(
       this.#connection,
-      `lock "${this.name}": putting ${showKey(myKey)}`,
+      `lock "${this.key}": putting ${showKey(myKey)}`,
       (options) =>
         client.kv.txn(
           {
             compare: [{ key: myKey, target: "Create", result: "Equal", create_revision: 0 }],
             success: [
-              { request_put: { key: myKey, value: Buffer.from(this.owner), lease: session.id } },
+              { request_put: { key: myKey, value: Buffer.from(owner), lease: session.id } },
               { request_range: oldest },
             ],
             failure: [{ request_range: { key: myKey } }, { request_range: oldest }],
@@ -209,7 +218,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
     for (let attempt = 1; ; ) {
       const ahead = await call(
         this.#connection,
-        `lock "${this.name}": finding the contender ahead`,
+        `lock "${this.key}": finding the contender ahead`,
         (options) =>
           client.kv.range(
             {
@@ -228,7 +237,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
         // Nobody ahead: holding, provided our own key survived the wait.
         const mine = await call(
           this.#connection,
-          `lock "${this.name}": checking ${showKey(myKey)}`,
+          `lock "${this.key}": checking ${showKey(myKey)}`,
           (options) => client.kv.range({ key: myKey }, options),
           signal,
         );
@@ -246,11 +255,13 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
     }
   }
 
-  #hold(session: LeaseSession, token: bigint, revision: bigint): EtcdLease {
+  #hold(session: LeaseSession, owner: string, token: bigint, revision: bigint): EtcdLease {
     const controller = new AbortController();
     const lease: EtcdLease = {
       signal: controller.signal,
       token,
+      owner,
+      key: this.key,
       holderKey: this.keyPrefix + session.hexId,
       leaseId: session.id,
     };
@@ -276,7 +287,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
         this.#lose(
           holding,
           new LockLostError(
-            `etcd ${this.#connection.endpoints}: lock "${this.name}" lost: holder key ${showKey(key)} was deleted`,
+            `etcd ${this.#connection.endpoints}: lock "${this.key}" lost: holder key ${showKey(key)} was deleted`,
           ),
         );
         return;
@@ -292,7 +303,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
           this.#lose(
             holding,
             new LockLostError(
-              `etcd ${this.#connection.endpoints}: lock "${this.name}" lost: holder key ${showKey(key)} is gone`,
+              `etcd ${this.#connection.endpoints}: lock "${this.key}" lost: holder key ${showKey(key)} is gone`,
             ),
           );
           return;
@@ -316,7 +327,7 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   /** Revokes a lease; if etcd does not answer, remembers it for the next acquisition. */
   async #revoke(session: LeaseSession, retryTimeoutMs = this.#connection.requestTimeoutMs): Promise<void> {
     try {
-      await session.revoke(`lock "${this.name}"`, retryTimeoutMs);
+      await session.revoke(`lock "${this.key}"`, retryTimeoutMs);
       this.#staleLeases.delete(session);
     } catch {
       this.#staleLeases.add(session);

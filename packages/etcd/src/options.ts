@@ -1,3 +1,4 @@
+import type { LeaseLockOptions } from "@tidemark/core";
 import type { Etcd3, IOptions } from "etcd3";
 
 /**
@@ -21,18 +22,13 @@ export interface EtcdConnectionOptions {
   readonly connection?: IOptions;
   /**
    * How long one operation keeps retrying while etcd does not answer, in ms
-   * (default 10 000). Past it the operation rejects: with `ConfigurationError`
-   * when this client never reached etcd (a wrong endpoint, TLS setting or
-   * firewall), otherwise with a plain `TidemarkError` that `run` retries (an
-   * outage of a cluster that used to work).
+   * (default 10 000). Past it the operation rejects with
+   * `BackendUnavailableError`, which `run` retries: an etcd that is down or
+   * still starting is an outage, not a configuration mistake. Wrong
+   * credentials, missing permissions and a TLS setting the server does not
+   * speak are a `ConfigurationError` at once.
    */
   readonly retryTimeoutMs?: number;
-  /**
-   * Deadline of one request, in ms (default 5000). It also bounds how long an
-   * aborted commit waits for a request already sent: a commit that applied is
-   * reported as applied, never as aborted.
-   */
-  readonly requestTimeoutMs?: number;
 }
 
 /** Options of {@link EtcdCommitter}. */
@@ -43,32 +39,27 @@ export interface EtcdCommitterOptions extends EtcdConnectionOptions {
    * names containing `/` or any other character never share a key.
    */
   readonly prefix?: string;
+  /**
+   * Deadline of one request, in ms (default 5000). It also bounds how long an
+   * aborted commit waits for a request already sent: a commit that applied is
+   * reported as applied, never as aborted.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
-/** Options of {@link EtcdLock}. */
-export interface EtcdLockOptions extends EtcdConnectionOptions {
-  /** The lock's name: every node that must exclude the others uses the same one (typically the ingestor's name). */
-  readonly name: string;
+/**
+ * Options of {@link EtcdLock}: the lease options every tidemark lock takes,
+ * plus the connection and the key prefix. etcd grants leases in whole
+ * seconds: the lease asked for is `leaseMs` rounded up to a second, and etcd
+ * may grant more (3.4 grants at least 2 s with its default election timeout);
+ * the holder still gives up after `leaseMs - safetyMarginMs`, so a longer
+ * grant only makes contenders wait longer. `pollMs` is absent: waiters watch
+ * the key ahead of theirs instead of polling.
+ */
+export interface EtcdLockOptions extends Omit<LeaseLockOptions, "pollMs">, EtcdConnectionOptions {
   /**
    * Prefix of the lock keys (default `tidemark/locks/`). Each contender puts
-   * `<prefix><URI-encoded name>/<lease id in hex>`; the key created first holds.
+   * `<prefix><URI-encoded key>/<lease id in hex>`; the key created first holds.
    */
   readonly prefix?: string;
-  /**
-   * Lease TTL, in whole seconds (default 10). A crashed holder's lock becomes
-   * free this long after its last keep-alive. etcd may grant more than asked
-   * (3.4 with default election settings grants at least 2 s); the granted TTL
-   * is what the lock then works with.
-   */
-  readonly ttlSeconds?: number;
-  /** Keep-alive period, in ms (default a third of the TTL). */
-  readonly keepAliveMs?: number;
-  /**
-   * How long before its lease could expire the holder gives the lock up when
-   * keep-alives fail, in ms (default a sixth of the TTL). It covers clock rate
-   * differences and the time the holder needs to stop what it is doing.
-   */
-  readonly safetyMarginMs?: number;
-  /** Stored as the value of this contender's key, so operators can see who holds the lock (default `<hostname>/<pid>/<random>`). */
-  readonly owner?: string;
 }

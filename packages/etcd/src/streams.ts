@@ -5,7 +5,7 @@ import {
   type ILeaseKeepAliveResponse,
   type IWatchResponse,
 } from "etcd3";
-import { type Connection, markReached } from "./connection.js";
+import type { Connection } from "./connection.js";
 import { showKey } from "./keys.js";
 
 /**
@@ -52,7 +52,6 @@ export async function watchDeletion(
     };
     const onAbort = () => finish(() => reject(signal.reason));
     stream.on("data", (response: IWatchResponse) => {
-      markReached(connection);
       if (response.canceled) {
         const why = response.cancel_reason || `compacted at revision ${response.compact_revision}`;
         finish(() => reject(new Error(`watch of ${showKey(key)} canceled: ${why}`)));

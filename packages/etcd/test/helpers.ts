@@ -23,8 +23,8 @@ export function newCommitter(options: Partial<EtcdCommitterOptions> = {}): EtcdC
   return new EtcdCommitter({ connection: { hosts: endpoints() }, ...options });
 }
 
-export function newLock(name: string, options: Partial<EtcdLockOptions> = {}): EtcdLock {
-  return new EtcdLock({ connection: { hosts: endpoints() }, name, ttlSeconds: 2, ...options });
+export function newLock(key: string, options: Partial<EtcdLockOptions> = {}): EtcdLock {
+  return new EtcdLock({ connection: { hosts: endpoints() }, key, leaseMs: 2000, ...options });
 }
 
 /** The stored pointer bytes, read straight from etcd. */

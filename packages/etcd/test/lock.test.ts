@@ -9,8 +9,8 @@ const locks: EtcdLock[] = [];
 afterEach(async () => {
   for (const lock of locks.splice(0)) await lock.close();
 });
-const create = (name: string, ttlSeconds = 2) => {
-  const lock = newLock(name, { ttlSeconds });
+const create = (key: string) => {
+  const lock = newLock(key);
   locks.push(lock);
   return lock;
 };
@@ -19,15 +19,16 @@ const create = (name: string, ttlSeconds = 2) => {
 const ttlOf = async (leaseId: string) => Number((await admin.leaseClient.leaseTimeToLive({ ID: leaseId })).TTL);
 
 describe("etcd lock", () => {
-  it("describes the holder: its key, owner, token and lease TTL; null once released", async () => {
-    const name = uniqueName("describe");
-    const lock = create(name);
+  it("describes the holder: its key, owner id, token and lease TTL; null once released", async () => {
+    const key = uniqueName("describe");
+    const lock = create(key);
     expect(await lock.describe()).toBeNull();
     const lease = await lock.lock(AbortSignal.timeout(10_000));
+    expect(lease.owner.startsWith(`${lock.owner}:`), `owner id ${lease.owner}`).toBe(true);
     const state = await lock.describe();
     expect(state).toEqual({
-      key: lease.holderKey,
-      owner: lock.owner,
+      key,
+      owner: lease.owner,
       token: lease.token,
       leaseMs: 2000,
       released: false,
@@ -36,14 +37,31 @@ describe("etcd lock", () => {
     expect(await lock.describe()).toBeNull();
   });
 
+  it("asks etcd for leaseMs rounded up to whole seconds, and times its own watchdog on leaseMs", async () => {
+    const lock = newLock(uniqueName("rounded"), { leaseMs: 2500 });
+    locks.push(lock);
+    expect(lock.timings).toMatchObject({ leaseMs: 2500, heartbeatMs: 2500 / 3, safetyMarginMs: 2500 / 6 });
+    const lease = await lock.lock(AbortSignal.timeout(10_000));
+    expect((await lock.describe())?.leaseMs, "the TTL etcd granted").toBe(3000);
+    expect(Number((await admin.leaseClient.leaseTimeToLive({ ID: lease.leaseId })).grantedTTL)).toBe(3);
+  });
+
+  it("rejects lock() after close(), and closes again without error", async () => {
+    const lock = create(uniqueName("closed"));
+    await lock.lock(AbortSignal.timeout(10_000));
+    await lock.close();
+    await lock.close();
+    await expect(lock.lock(AbortSignal.timeout(10_000))).rejects.toThrow(/after close/);
+  });
+
   it("keeps names that share a prefix apart, also for range reads", async () => {
     const base = uniqueName("iso");
     const parent = create(base);
     const child = create(`${base}/child`);
-    await parent.lock(AbortSignal.timeout(10_000));
-    await child.lock(AbortSignal.timeout(10_000));
-    expect((await parent.describe())?.owner).toBe(parent.owner);
-    expect((await child.describe())?.owner).toBe(child.owner);
+    const parentLease = await parent.lock(AbortSignal.timeout(10_000));
+    const childLease = await child.lock(AbortSignal.timeout(10_000));
+    expect((await parent.describe())?.owner).toBe(parentLease.owner);
+    expect((await child.describe())?.owner).toBe(childLease.owner);
     expect(await contenderKeys(admin, parent)).toHaveLength(1);
   });
 
@@ -141,6 +159,6 @@ describe("etcd lock", () => {
     await expect.poll(() => count("Timeout"), { timeout: 5000 }).toBeLessThanOrEqual(timersBefore);
     // Their clients are closed (gRPC shares connections between clients, so counting sockets would not tell).
     await expect(committer.latest(name)).rejects.toThrow(/closed/i);
-    await expect(waiter.lock(AbortSignal.timeout(10_000))).rejects.toThrow(/closed/i);
+    await expect(waiter.describe()).rejects.toThrow(/closed/i);
   });
 });

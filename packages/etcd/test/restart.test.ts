@@ -52,6 +52,10 @@ class RecordingLock implements DistributedLock {
   unlock(): Promise<void> {
     return this.inner.unlock();
   }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 async function metric(name: string): Promise<number> {
@@ -81,9 +85,9 @@ describe("etcd restarts", () => {
     const closers: (() => Promise<void>)[] = [];
     const connection = { hosts: [...etcd.endpoints] };
     const runners = ["a", "b"].map((runner) => {
-      // A TTL well above the restart time: the holder keeps its lease through the outage (etcd renews
+      // A lease well above the restart time: the holder keeps its lease through the outage (etcd renews
       // leases when it comes back), so no commit is cut off by a lease lost half-way through its retries.
-      const lock = new EtcdLock({ connection, name, ttlSeconds: 10 });
+      const lock = new EtcdLock({ connection, key: name, leaseMs: 10_000 });
       const committer = new EtcdCommitter({ connection, retryTimeoutMs: 20_000 });
       closers.push(
         () => lock.close(),
@@ -156,13 +160,9 @@ describe("etcd restarts", () => {
   });
 
   it("gives the lock up before its lease could expire when etcd stops answering", async () => {
-    const ttlMs = 3000;
-    const marginMs = ttlMs / 6;
-    const lock = new EtcdLock({
-      connection: { hosts: [...etcd.endpoints] },
-      name: uniqueName("paused"),
-      ttlSeconds: 3,
-    });
+    const leaseMs = 3000;
+    const marginMs = leaseMs / 6;
+    const lock = new EtcdLock({ connection: { hosts: [...etcd.endpoints] }, key: uniqueName("paused"), leaseMs });
     const pid = etcd.server.pid as number;
     try {
       const lease = await lock.lock(AbortSignal.timeout(10_000));
@@ -179,8 +179,8 @@ describe("etcd restarts", () => {
         process.kill(pid, "SIGCONT");
       }
       // etcd could expire the lease a TTL after the last renewal it saw; the holder stops a margin before.
-      expect(noticedAt - renewedAt, "ms from the last renewal to giving up").toBeGreaterThanOrEqual(ttlMs - marginMs);
-      expect(noticedAt - renewedAt, "ms from the last renewal to giving up").toBeLessThan(ttlMs);
+      expect(noticedAt - renewedAt, "ms from the last renewal to giving up").toBeGreaterThanOrEqual(leaseMs - marginMs);
+      expect(noticedAt - renewedAt, "ms from the last renewal to giving up").toBeLessThan(leaseMs);
       expect(await lock.lock(AbortSignal.timeout(20_000))).not.toBe(lease);
     } finally {
       await lock.close();

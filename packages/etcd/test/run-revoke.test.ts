@@ -20,11 +20,11 @@ afterEach(async () => {
 type Timed = RunEvent & { readonly at: number };
 
 describe("run on etcd", () => {
-  it("stops committing within two keep-alive intervals of its lease being revoked mid-ingestion", async () => {
+  it("stops committing within two heartbeats of its lease being revoked mid-ingestion", async () => {
     const name = uniqueName("revoked-run");
-    const ttlSeconds = 3;
-    const keepAliveMs = (ttlSeconds * 1000) / 3;
-    const lock = newLock(name, { ttlSeconds });
+    const leaseMs = 3000;
+    const heartbeatMs = leaseMs / 3;
+    const lock = newLock(name, { leaseMs });
     const committer = newCommitter();
     closers.push(
       () => committer.close(),
@@ -56,13 +56,13 @@ describe("run on etcd", () => {
     const lost = events.find((event) => event.type === "lost");
     expect(lost, "a lost event").toBeDefined();
     expect((lost as Timed).at - revokedAt, "ms from the revocation to the lost event").toBeLessThanOrEqual(
-      2 * keepAliveMs,
+      2 * heartbeatMs,
     );
     const reacquiredAt = (events.filter((e) => e.type === "acquired")[1] as Timed).at;
     const lateCommits = committed().filter(
-      (event) => event.at > revokedAt + 2 * keepAliveMs && event.at < reacquiredAt,
+      (event) => event.at > revokedAt + 2 * heartbeatMs && event.at < reacquiredAt,
     );
-    expect(lateCommits, "commits of the revoked holding after two keep-alive intervals").toEqual([]);
+    expect(lateCommits, "commits of the revoked holding after two heartbeats").toEqual([]);
 
     // Every commit, before and after the revocation, continues the previous one, up to `until`.
     let parent = "null";

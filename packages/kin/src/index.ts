@@ -33,6 +33,7 @@ export {
   solanaBody,
   stellarBody,
 } from "./model/entry.js";
+export { reconcileKinEntries } from "./model/double-insert.js";
 export { ledgerFromPointer, slotFromPointer, solanaPointer, stellarPointer } from "./model/pointer.js";
 export {
   type CompiledInstructionView,
@@ -57,6 +58,7 @@ export {
 export { stellarAccounts, stellarOrderingKey, stellarTransactionId } from "./model/stellar.js";
 export { getEventsIngestorName, getHistoryIngestorName, kinVersionName } from "./model/version.js";
 export type { RetryOptions } from "./retry.js";
+export type { RetryInfo, RetryListener } from "./retry-listener.js";
 export { KinSolanaIngestor } from "./solana/kin4-ingestor.js";
 export type { KinSolanaIngestorOptions } from "./solana/options.js";
 export { KinStellarIngestor } from "./stellar/kin-stellar-ingestor.js";

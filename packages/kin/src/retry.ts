@@ -1,4 +1,5 @@
 import { backoffDelay, sleep, withJitter } from "@tidemark/core";
+import { type RetryInfo, retryStatus } from "./retry-listener.js";
 
 /** How requests to a chain endpoint are retried. */
 export interface RetryOptions {
@@ -14,7 +15,12 @@ export interface RetryOptions {
 
 /** How one failed attempt should be treated. */
 export type FailureVerdict =
-  | { readonly retry: true; readonly retryAfterMs?: number }
+  | {
+      readonly retry: true;
+      readonly retryAfterMs?: number;
+      /** The attempt's HTTP status, if it got one. */
+      readonly status?: number;
+    }
   | { readonly retry: false; readonly error: unknown };
 
 export interface RetryContext {
@@ -24,8 +30,11 @@ export interface RetryContext {
   readonly classify: (error: unknown) => FailureVerdict;
   /** Builds the error thrown once attempts run out. */
   readonly exhausted: (error: unknown, attempts: number) => Error;
-  /** Told about each retry (for logs and tests). */
-  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /** The endpoint and request retried, as {@link RetryInfo} names them. */
+  readonly backend: RetryInfo["backend"];
+  readonly operation: string;
+  /** Told about each retry, before its delay (logs, the user's listener); what it throws is ignored. */
+  readonly onRetry?: (info: RetryInfo) => void;
 }
 
 /**
@@ -55,7 +64,18 @@ export async function withRetries<T>(
       );
       const retryAfter = Math.min(verdict.retryAfterMs ?? 0, options.maxRetryAfterMs ?? 60_000);
       const delayMs = Math.max(backoff, retryAfter);
-      context.onRetry?.(error, n, delayMs);
+      try {
+        context.onRetry?.({
+          backend: context.backend,
+          operation: context.operation,
+          attempt: n,
+          delayMs,
+          ...retryStatus(verdict.status),
+          error,
+        });
+      } catch {
+        // Reporting a retry (a log line, a metric) must never be what stops it.
+      }
       await sleep(delayMs, signal);
     }
   }

@@ -4,6 +4,7 @@ import {
   KinRpcError,
   KinSolanaIngestor,
   type KinSolanaIngestorOptions,
+  type RetryInfo,
   RpcResponseError,
   solanaBody,
   solanaPointer,
@@ -71,6 +72,50 @@ describe("Kin4 ingestor under RPC faults", () => {
     const fault = server.faults.add({ method: "getBlock", fault: { kind: "http", status: 503 }, times: 3 });
     await expectAllBlocks();
     expect(fault.hits).toBe(3);
+  });
+
+  it("tells onRetry about each retry, with the HTTP status and whether the node throttled", async () => {
+    server.faults.add({ method: "getBlock", target: 1001n, fault: { kind: "http", status: 429, retryAfter: "0" } });
+    server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "http", status: 503 } });
+    server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
+    const seen: RetryInfo[] = [];
+    await expectAllBlocks({ onRetry: (info) => seen.push(info) });
+    const byOperation = Object.fromEntries(seen.map((info) => [info.operation, info]));
+    expect(seen).toHaveLength(3);
+    expect(byOperation["getBlock(1001)"]).toMatchObject({
+      backend: "solana",
+      attempt: 1,
+      status: 429,
+      throttled: true,
+    });
+    expect(byOperation["getBlock(1003)"]).toMatchObject({
+      backend: "solana",
+      attempt: 1,
+      status: 503,
+      throttled: false,
+    });
+    const reset = byOperation["getBlocksWithLimit(1000, 1024)"];
+    expect(reset).toMatchObject({ backend: "solana", attempt: 1, throttled: false });
+    expect(reset).not.toHaveProperty("status");
+    expect(reset?.error).toBeInstanceOf(Error);
+    expect(seen.every((info) => info.delayMs >= 0 && info.delayMs <= 100 * 1.2)).toBe(true);
+  });
+
+  it("keeps retrying when the onRetry listener or the logger throws", async () => {
+    const fault = server.faults.add({ method: "getBlock", fault: { kind: "http", status: 429 }, times: 2 });
+    let calls = 0;
+    const fail = () => {
+      throw new Error("reporting bug");
+    };
+    await expectAllBlocks({
+      onRetry: () => {
+        calls++;
+        fail();
+      },
+      logger: { debug: fail, info: fail, warn: fail, error: fail },
+    });
+    expect(fault.hits).toBe(2);
+    expect(calls).toBe(2);
   });
 
   it("retries when the node takes longer than the request timeout", async () => {

@@ -22,6 +22,7 @@ import {
   type KinStellarIngestorOptions,
   KinVersion,
   kinHistoryCodec,
+  type RetryInfo,
   RpcResponseError,
   solanaPointer,
   stellarBody,
@@ -133,11 +134,20 @@ describe("Horizon ingestor", () => {
     const scenario = kinScenario(KIN3_MAINNET, 100, 30);
     const server = await start(scenario.ledgers);
     server.streamDropAfter = 4;
-    const { results, entries } = await collect(kin3(server), null, first(30));
+    const reopened: RetryInfo[] = [];
+    const { results, entries } = await collect(
+      kin3(server, { onRetry: (info) => reopened.push(info) }),
+      null,
+      first(30),
+    );
     expect(results.map((r) => pointerToHex(r.block))).toEqual(
       scenario.expected.map((l) => pointerToHex(stellarPointer(KinVersion.KIN3, l.ledger))),
     );
     expect(server.requests("stream /ledgers")).toBeGreaterThanOrEqual(7);
+    // Each reopening is a retry of the stream.
+    expect(reopened.length).toBeGreaterThan(0);
+    expect(reopened.length).toBeLessThanOrEqual(server.requests("stream /ledgers") - 1);
+    expect(new Set(reopened.map((info) => info.operation))).toEqual(new Set(["GET /ledgers (stream)"]));
     expect(entries.map(hashOf).sort()).toEqual(scenario.expected.flatMap((l) => l.hashes).sort());
   });
 
@@ -197,6 +207,49 @@ describe("Horizon ingestor", () => {
     expect(error.message).toMatch(
       /Horizon http:\/\/127\.0\.0\.1:\d+ GET \/ledgers\/102\/transactions\?cursor= failed after 3 attempts: HTTP 503/,
     );
+  });
+
+  it("tells onRetry about retried requests with their status, and keeps retrying when it throws", async () => {
+    const scenario = kinScenario(KIN3_MAINNET, 100, 3);
+    const server = await start(scenario.ledgers);
+    server.faults.add({
+      method: "GET /ledgers/101/transactions",
+      fault: { kind: "http", status: 429, retryAfter: "0" },
+    });
+    server.faults.add({ method: "GET /ledgers/102/transactions", fault: { kind: "http", status: 503 } });
+    const seen: RetryInfo[] = [];
+    const onRetry = (info: RetryInfo) => {
+      seen.push(info);
+      throw new Error("listener bug");
+    };
+    const { results } = await collect(kin3(server, { onRetry }), null, first(3));
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    expect(
+      seen
+        .map(({ backend, operation, attempt, status, throttled }) => ({
+          backend,
+          operation,
+          attempt,
+          status,
+          throttled,
+        }))
+        .sort((a, b) => a.operation.localeCompare(b.operation)),
+    ).toEqual([
+      {
+        backend: "horizon",
+        operation: "GET /ledgers/101/transactions?cursor=",
+        attempt: 1,
+        status: 429,
+        throttled: true,
+      },
+      {
+        backend: "horizon",
+        operation: "GET /ledgers/102/transactions?cursor=",
+        attempt: 1,
+        status: 503,
+        throttled: false,
+      },
+    ]);
   });
 
   it("reports transaction records of the wrong shape with the ledger and the field", async () => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "@tidemark/core";
 import type { Collection, Document } from "mongodb";
-import { type ConnectPolicy, redactedUri } from "./errors.js";
+import { type MongoTarget, redactedUri } from "./errors.js";
 import type { MongoConnectionOptions } from "./options.js";
 
 /**
@@ -15,7 +15,7 @@ export interface ResolvedCollection {
   readonly collection: Collection<StoredDocument>;
   /** `database.collection`, for messages. */
   readonly namespace: string;
-  readonly policy: ConnectPolicy;
+  readonly target: MongoTarget;
 }
 
 /** Checks the shared options and opens the collection with the adapter's concerns and decoding settings. */
@@ -31,16 +31,6 @@ export function resolveCollection(
   const database = options.database ?? client.options?.dbName ?? "test";
   checkName(component, "database", database);
   checkName(component, "collection", collectionName);
-  const attempts = options.connectAttempts ?? 3;
-  if (!(Number.isInteger(attempts) && attempts >= 1) && attempts !== Number.POSITIVE_INFINITY) {
-    throw new InvalidArgumentError(`mongodb ${component}: connectAttempts must be a positive integer, got ${attempts}`);
-  }
-  const retryMs = options.connectRetryMs ?? 1000;
-  if (!Number.isFinite(retryMs) || retryMs < 0) {
-    throw new InvalidArgumentError(
-      `mongodb ${component}: connectRetryMs must be a non-negative number, got ${retryMs}`,
-    );
-  }
   const collection = client.db(database).collection<StoredDocument>(collectionName, {
     writeConcern: options.writeConcern ?? { w: "majority" },
     readConcern: { level: options.readConcern ?? "majority" },
@@ -51,11 +41,7 @@ export function resolveCollection(
     useBigInt64: true,
     raw: false,
   });
-  return {
-    collection,
-    namespace: `${database}.${collectionName}`,
-    policy: { attempts, retryMs, target: redactedUri(client), reconnect: () => client.connect() },
-  };
+  return { collection, namespace: `${database}.${collectionName}`, target: { client, uri: redactedUri(client) } };
 }
 
 function checkName(component: string, what: string, name: unknown): asserts name is string {

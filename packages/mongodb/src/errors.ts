@@ -1,19 +1,20 @@
-import { backoffDelay, ConfigurationError, isTidemarkError, raceAbort, sleep, TidemarkError } from "@tidemark/core";
+import { BackendUnavailableError, ConfigurationError, isTidemarkError, raceAbort, TidemarkError } from "@tidemark/core";
 import type { MongoClient } from "mongodb";
+import { restartStuckMonitors } from "./monitor-repair.js";
 
-/** How an adapter instance retries an unreachable server or refused credentials. */
-export interface ConnectPolicy {
-  readonly attempts: number;
-  readonly retryMs: number;
-  /** The connection string without its password, for messages. */
-  readonly target: string;
-  /**
-   * Reopens the client before a retry. Driver 6 closes a client whose first
-   * connection failed and then rejects every operation with "Topology is
-   * closed" until `connect()` is called again; on a connected client it does nothing.
-   */
-  readonly reconnect: () => Promise<unknown>;
+/** The client an adapter instance talks through, and how to name it in messages. */
+export interface MongoTarget {
+  readonly client: MongoClient;
+  /** The connection string without its password. */
+  readonly uri: string;
 }
+
+/**
+ * Clients whose topology driver 6 closed after a failed first connection: every
+ * operation then rejects with "Topology is closed" until `connect()` is called
+ * again. Per client, so a committer and a lock sharing one reopen it once.
+ */
+const closedTopologies = new WeakSet<MongoClient>();
 
 /**
  * The connection string the client was built from, rebuilt from the parsed
@@ -28,44 +29,50 @@ export function redactedUri(client: MongoClient): string {
 }
 
 /**
- * Runs `operation`, trying again while the server is unreachable or refuses
- * the credentials; once the tries are used up, rejects with
- * `ConfigurationError`. Any other failure is returned at once (wrapped to name
- * `what`); an abort rejects with `signal.reason`.
+ * Runs one driver operation, once: `run` and the lease engine retry, so a
+ * retry here would only hide the outage and stretch their deadlines. A server
+ * that cannot be reached, a dropped connection or a timeout rejects with
+ * `BackendUnavailableError`; what no retry can fix (refused credentials,
+ * missing rights, a closed client) with `ConfigurationError`; anything else
+ * with an `Error` naming `what`. An abort rejects with `signal.reason`.
  */
-export async function withConnectRetries<T>(
+export async function mongoCall<T>(
   what: string,
-  policy: ConnectPolicy,
+  target: MongoTarget,
   signal: AbortSignal | undefined,
   operation: () => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    signal?.throwIfAborted();
-    try {
-      const attemptOnce = async () => {
-        if (attempt > 1) await policy.reconnect();
-        return operation();
-      };
-      // Writes take no signal in driver 6: racing keeps the caller's abort prompt; the write's outcome is ignored.
-      return await (signal ? raceAbort(attemptOnce(), signal) : attemptOnce());
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      const problem = connectProblem(error);
-      if (problem === null) throw operationFailed(what, error);
-      if (attempt >= policy.attempts) {
-        throw new ConfigurationError(
-          `mongodb: ${problem} ${policy.target} after ${attempt} attempt${attempt === 1 ? "" : "s"} (${message(error)}), ${what}`,
-          { cause: error },
-        );
-      }
-      await sleep(backoffDelay(attempt, { initialMs: policy.retryMs, maxMs: 30_000 }), signal);
+  signal?.throwIfAborted();
+  const attempt = async () => {
+    if (closedTopologies.has(target.client)) {
+      closedTopologies.delete(target.client);
+      await target.client.connect();
     }
+    return operation();
+  };
+  try {
+    // Writes take no signal in driver 6: racing keeps the caller's abort prompt; the write's outcome is ignored.
+    return await (signal ? raceAbort(attempt(), signal) : attempt());
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw classify(what, target, error);
   }
 }
 
-/** Wraps a driver error so its message names the operation and document; tidemark's own errors pass through. */
-export function operationFailed(what: string, error: unknown): Error {
+/** Maps a driver error onto tidemark's meaning; tidemark's own errors pass through. */
+function classify(what: string, target: MongoTarget, error: unknown): Error {
   if (error instanceof TidemarkError || isTidemarkError(error, TidemarkError)) return error as Error;
+  const detail = `(${message(error)}), ${what}`;
+  const refusal = configurationProblem(error);
+  if (refusal !== null) {
+    return new ConfigurationError(`mongodb: ${refusal} ${target.uri} ${detail}`, { cause: error });
+  }
+  if (isUnavailable(error)) {
+    if ((error as Error).name === "MongoTopologyClosedError") closedTopologies.add(target.client);
+    // No server to select may mean a monitor the driver will never restart: see monitor-repair.ts.
+    if ((error as Error).name === "MongoServerSelectionError" && restartStuckMonitors(target.client) > 0) { console.log("REPAIRED MONITOR"); }
+    return new BackendUnavailableError(`mongodb: cannot reach ${target.uri} ${detail}`, { cause: error });
+  }
   return new Error(`mongodb: ${what} failed: ${message(error)}`, { cause: error });
 }
 
@@ -73,15 +80,38 @@ export function operationFailed(what: string, error: unknown): Error {
 export function isDuplicateKey(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 11000) return true;
-  // Also when wrapped by `operationFailed`.
+  // Also when wrapped by `mongoCall`.
   return error instanceof Error && error.cause !== undefined && isDuplicateKey(error.cause);
 }
 
-/** Why no operation can succeed until an operator acts, or null for any other error. */
-function connectProblem(error: unknown): string | null {
+// Names and codes, not classes: the application may load another copy of the driver than this package resolves.
+const UNAVAILABLE_NAMES = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoPoolClearedError",
+  "MongoPoolClosedError",
+  "PoolClearedOnNetworkError",
+  "MongoWaitQueueTimeoutError",
+  "MongoOperationTimeoutError",
+  "MongoTopologyClosedError",
+  "MongoServerClosedError",
+]);
+/** Server codes of a node that is down, stepping down, recovering, or slow (the driver's retryable set) and write-concern timeouts. */
+const UNAVAILABLE_CODES = new Set([6, 7, 64, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436]);
+const UNAVAILABLE_LABELS = ["RetryableWriteError", "ResetPool", "SystemOverloadedError"];
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (UNAVAILABLE_NAMES.has(error.name)) return true;
+  const { code, errorLabels } = error as { code?: unknown; errorLabels?: unknown };
+  if (typeof code === "number" && UNAVAILABLE_CODES.has(code)) return true;
+  return Array.isArray(errorLabels) && UNAVAILABLE_LABELS.some((label) => errorLabels.includes(label));
+}
+
+/** Why no operation can succeed until an operator acts, or null. */
+function configurationProblem(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  // Names, not classes: the application may load another copy of the driver than this package resolves.
-  if (error.name === "MongoServerSelectionError" || error.name === "MongoTopologyClosedError") return "cannot reach";
   const code = (error as { code?: unknown }).code;
   if (code === 18 || code === "AuthenticationFailed") return "authentication failed at";
   // Any server error while a new connection authenticates, e.g. a server that does not support authentication.
@@ -90,6 +120,13 @@ function connectProblem(error: unknown): string | null {
     return "authentication failed at";
   }
   if (error.name === "MongoMissingCredentialsError") return "missing credentials for";
+  if (code === 13) return "not authorized at";
+  if (code === 73) return "invalid namespace at";
+  // Write concerns the deployment cannot satisfy (e.g. a tag set it does not have).
+  if (code === 79 || code === 100) return "unsatisfiable write concern at";
+  if (error.name === "MongoCompatibilityError") return "incompatible server at";
+  // The application closed the client it passed in; no retry can reopen it.
+  if (error.name === "MongoNotConnectedError" || error.name === "MongoClientClosedError") return "closed client for";
   return null;
 }
 

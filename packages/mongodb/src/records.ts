@@ -1,4 +1,4 @@
-import { CorruptRecordError, type Pointer } from "@tidemark/core";
+import { CorruptRecordError, type LeaseRecord, type Pointer } from "@tidemark/core";
 import { Binary, type Document, Long } from "mongodb";
 
 /** What the committer keeps per ingestor: `_id` is the ingestor name. */
@@ -9,17 +9,10 @@ export interface CommitRecord {
   readonly fence: bigint | null;
 }
 
-/** What the lock keeps per key: `_id` is the key. */
-export interface LockRecord {
-  /** Unique per acquisition. */
-  readonly owner: string;
-  /** Changes on every acquisition, renewal and release; contenders time how long it stays the same. */
-  readonly version: string;
-  /** The lease the holder advertises, in ms. */
-  readonly leaseMs: number;
-  /** The fencing token of this acquisition. */
+/** What the lock keeps per key (`_id` is the key); the dates beside these fields are for operators only. */
+export interface LockRecord extends LeaseRecord {
+  /** The fencing token of this acquisition: every lease document has one. */
   readonly token: bigint;
-  readonly released: boolean;
 }
 
 /** The token counter document of a lock key: an `_id` no lease document can have, as those are strings. */

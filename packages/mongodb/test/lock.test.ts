@@ -1,10 +1,11 @@
 import { uniqueName } from "@tidemark/conformance";
-import { ConfigurationError, CorruptRecordError, InvalidArgumentError, sleep } from "@tidemark/core";
+import { BackendUnavailableError, CorruptRecordError, InvalidArgumentError, sleep } from "@tidemark/core";
+import type { TcpFaultProxy } from "@tidemark/test-servers";
 import type { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { MongoLock, type MongoLockOptions } from "../src/index.js";
 import { openClient, rawCollection } from "./support/clients.js";
-import { type FaultProxy, proxyFor } from "./support/proxy.js";
+import { proxyFor } from "./support/proxy.js";
 
 const uri = inject("mongodbUri");
 /** Slack for scheduling on a loaded machine; only ever widens an upper bound. */
@@ -17,7 +18,7 @@ function lockOn(client: MongoClient, key: string, options: Partial<MongoLockOpti
   return lock;
 }
 afterEach(async () => {
-  for (const lock of created.splice(0)) await lock.unlock().catch(() => {});
+  for (const lock of created.splice(0)) await lock.close().catch(() => {});
 });
 
 describe("MongoLock", () => {
@@ -101,22 +102,33 @@ describe("MongoLock", () => {
     expect(() => new MongoLock({ client, key, leaseMs: 1000, heartbeatMs: 900 })).toThrow(/before its first renewal/);
   });
 
-  it("rejects lock() with ConfigurationError naming the URI when the server cannot be reached", async () => {
+  it("rejects lock() with BackendUnavailableError naming the URI, not its password, when the server cannot be reached", async () => {
     const unreachable = openClient("mongodb://ops:secret-pw@127.0.0.1:9/fleet", { serverSelectionTimeoutMS: 200 });
-    const lock = lockOn(unreachable, "history", { connectAttempts: 1 });
+    const lock = lockOn(unreachable, "history");
     const error = await lock.lock(AbortSignal.timeout(10_000)).then(
       () => null,
       (thrown: unknown) => thrown,
     );
-    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
     expect((error as Error).message).toContain("cannot reach mongodb://ops@127.0.0.1:9/fleet");
     expect((error as Error).message).toContain('lease document "history" in fleet.tidemark_locks');
     expect((error as Error).message).not.toContain("secret-pw");
   });
+
+  it("closes idempotently without closing the client it was given", async () => {
+    const key = uniqueName("close");
+    const lock = lockOn(client, key);
+    const lease = await lock.lock(AbortSignal.timeout(10_000));
+    await lock.close();
+    await lock.close();
+    expect(lease.signal.aborted).toBe(true);
+    expect((await raw.findOne({ _id: key }))?.released, "released on close").toBe(true);
+    await expect(lock.lock(AbortSignal.timeout(1000))).rejects.toThrow(InvalidArgumentError);
+  });
 });
 
 describe("MongoLock renewals through a faulty network", () => {
-  let proxy: FaultProxy;
+  let proxy: TcpFaultProxy;
   let proxied: MongoClient;
   const failedCommands: string[] = [];
   beforeAll(async () => {
@@ -137,7 +149,8 @@ describe("MongoLock renewals through a faulty network", () => {
     await sleep(700);
     const droppedAt = performance.now();
     failedCommands.length = 0;
-    proxy.dropNextReply();
+    // The key is in every request about this lock; while it is held, the next one is a renewal.
+    proxy.loseAnswerTo(key);
     await sleep(2500);
     expect(failedCommands, "the renewal whose reply was dropped failed on the client").toContain("update");
     expect(lease.signal.aborted, "lease kept").toBe(false);
@@ -146,7 +159,7 @@ describe("MongoLock renewals through a faulty network", () => {
 
   it("keeps the lease through renewals that time out while the network stalls briefly", async () => {
     const key = uniqueName("stall");
-    const lock = lockOn(proxied, key, { leaseMs: 4000, heartbeatMs: 500, renewTimeoutMs: 300, safetyMarginMs: 800 });
+    const lock = lockOn(proxied, key, { leaseMs: 4000, heartbeatMs: 500, requestTimeoutMs: 300, safetyMarginMs: 800 });
     const lease = await lock.lock(AbortSignal.timeout(10_000));
     await sleep(600);
     proxy.stall();

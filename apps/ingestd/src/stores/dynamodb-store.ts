@@ -1,6 +1,5 @@
 import type { Committer, DistributedLock } from "@tidemark/core";
 import { InvalidConfigError } from "../config-error.js";
-import { importFromAdapter } from "./adapter-dependency.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -10,7 +9,7 @@ interface DynamoDbModule {
     client: unknown;
     key: string;
     table?: string;
-    heartbeatMs?: number;
+    leaseMs?: number;
     owner?: string;
   }) => DistributedLock & { close?(): Promise<void> };
   createTables(client: unknown, options: { commitsTable?: string; locksTable?: string }): Promise<void>;
@@ -39,8 +38,9 @@ export async function openDynamoDbStore(
 ): Promise<Store & { createTables(): Promise<void> }> {
   const label = redactUrl(url);
   const settings = parseDynamoDbUrl(url);
+  // The driver first: an adapter installed without its peer would otherwise fail to load naming only the adapter.
+  const sdk = await importAdapter<AwsSdkModule>("@aws-sdk/client-dynamodb", label);
   const dynamodb = await importAdapter<DynamoDbModule>("@tidemark/dynamodb", label);
-  const sdk = await importFromAdapter<AwsSdkModule>("@tidemark/dynamodb", "@aws-sdk/client-dynamodb");
   const client = new sdk.DynamoDBClient({
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -53,15 +53,15 @@ export async function openDynamoDbStore(
   return {
     label,
     committer,
-    createLock(key, { leaseMs, ownerLabel }) {
+    createLock(key, { leaseMs, owner }) {
       const ms = leaseMs ?? options.leaseMs;
       const lock = new dynamodb.DynamoDbLock({
         client,
         key,
-        owner: ownerLabel,
+        owner,
         ...(settings.locksTable ? { table: settings.locksTable } : {}),
-        // agora's ratio: the lease is three heartbeats.
-        ...(ms ? { heartbeatMs: Math.max(100, Math.floor(ms / 3)) } : {}),
+        // The heartbeat follows as a third of it, agora's ratio.
+        ...(ms ? { leaseMs: ms } : {}),
       });
       locks.push(lock);
       return lock;

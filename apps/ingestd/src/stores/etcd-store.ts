@@ -8,8 +8,8 @@ interface EtcdModule {
   EtcdCommitter: new (options: { client: unknown }) => Committer;
   EtcdLock: new (options: {
     client: unknown;
-    name: string;
-    ttlSeconds?: number;
+    key: string;
+    leaseMs?: number;
     owner?: string;
   }) => DistributedLock & {
     close(): Promise<void>;
@@ -20,6 +20,8 @@ interface EtcdModule {
 export async function openEtcdStore(url: string, options: StoreOptions): Promise<Store> {
   const label = redactUrl(url);
   const { hosts, auth } = parseEtcdUrl(url);
+  // Only checked for: the adapter creates the client, but a missing etcd3 should be named as such.
+  await importAdapter("etcd3", label);
   const etcd = await importAdapter<EtcdModule>("@tidemark/etcd", label);
   const client = etcd.createEtcdClient({ hosts, ...(auth ? { auth } : {}) });
   const committer = new etcd.EtcdCommitter({ client });
@@ -27,13 +29,13 @@ export async function openEtcdStore(url: string, options: StoreOptions): Promise
   return {
     label,
     committer,
-    createLock(key, { leaseMs, ownerLabel }) {
+    createLock(key, { leaseMs, owner }) {
       const ms = leaseMs ?? options.leaseMs;
       const lock = new etcd.EtcdLock({
         client,
-        name: key,
-        owner: ownerLabel,
-        ...(ms ? { ttlSeconds: Math.max(2, Math.ceil(ms / 1000)) } : {}),
+        key,
+        owner,
+        ...(ms ? { leaseMs: ms } : {}),
       });
       locks.push(lock);
       return lock;

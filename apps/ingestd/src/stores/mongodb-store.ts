@@ -1,5 +1,4 @@
 import type { Committer, DistributedLock } from "@tidemark/core";
-import { importFromAdapter } from "./adapter-dependency.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -25,8 +24,9 @@ interface MongoDriverModule {
  */
 export async function openMongoDbStore(url: string, options: StoreOptions): Promise<Store> {
   const label = redactUrl(url);
+  // The driver first: an adapter installed without its peer would otherwise fail to load naming only the adapter.
+  const driver = await importAdapter<MongoDriverModule>("mongodb", label);
   const adapter = await importAdapter<MongoAdapterModule>("@tidemark/mongodb", label);
-  const driver = await importFromAdapter<MongoDriverModule>("@tidemark/mongodb", "mongodb");
   const client = new driver.MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
   const database = new URL(url.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1) || undefined;
   const committer = new adapter.MongoCommitter({ client, ...(database ? { database } : {}) });
@@ -34,12 +34,12 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
   return {
     label,
     committer,
-    createLock(key, { leaseMs, ownerLabel }) {
+    createLock(key, { leaseMs, owner }) {
       const ms = leaseMs ?? options.leaseMs;
       const lock = new adapter.MongoLock({
         client,
         key,
-        owner: ownerLabel,
+        owner,
         ...(database ? { database } : {}),
         ...(ms ? { leaseMs: ms } : {}),
       });

@@ -1,6 +1,7 @@
 import type { Address } from "@solana/kit";
 import type { HistoryCodec, Pointer } from "@tidemark/core";
 import type { Entry } from "../gen/model_pb.js";
+import { reconcileKinEntries } from "./double-insert.js";
 import { decodeEntry, encodeEntry, solanaBody, stellarBody } from "./entry.js";
 import { solanaPointer, stellarPointer } from "./pointer.js";
 import { solanaAccounts, solanaAgoraAccounts, solanaOrderingKey, solanaTransactionId } from "./solana.js";
@@ -51,6 +52,7 @@ export function createKinHistoryCodec(options: KinHistoryCodecOptions = {}): His
     block: entryBlock,
     encode: encodeEntry,
     decode: decodeEntry,
+    reconcile: reconcileKinEntries,
   };
 }
 

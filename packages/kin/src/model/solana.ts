@@ -1,5 +1,4 @@
 import type { Address } from "@solana/kit";
-import { StrKey } from "@stellar/stellar-sdk";
 import { CorruptRecordError } from "@tidemark/core";
 import type { Entry, SolanaEntry } from "../gen/model_pb.js";
 import { solanaBody } from "./entry.js";
@@ -12,6 +11,7 @@ import {
   type TokenInstruction,
   tokenAccountsOf,
 } from "./spl-token.js";
+import { ed25519PublicKeyStrKey } from "./strkey.js";
 import { addressOf, keyOf, parseWireTransaction, type WireTransaction } from "./wire.js";
 
 /** One instruction of a transaction, top-level or invoked by a program (inner). */
@@ -131,8 +131,8 @@ export function solanaAgoraAccounts(entry: Entry): string[] {
     const source = decoded.accountKeys[instruction.accounts[0] as number];
     const destination = decoded.accountKeys[instruction.accounts[1] as number];
     if (source === undefined || destination === undefined) continue;
-    accounts.add(StrKey.encodeEd25519PublicKey(keyOf(source)));
-    accounts.add(StrKey.encodeEd25519PublicKey(keyOf(destination)));
+    accounts.add(ed25519PublicKeyStrKey(keyOf(source)));
+    accounts.add(ed25519PublicKeyStrKey(keyOf(destination)));
   }
   return [...accounts];
 }

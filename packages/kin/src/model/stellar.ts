@@ -1,7 +1,9 @@
-import { StrKey, TransactionBuilder, xdr } from "@stellar/stellar-sdk";
+import type { xdr } from "@stellar/stellar-sdk";
 import { CorruptRecordError } from "@tidemark/core";
 import type { Entry, StellarEntry } from "../gen/model_pb.js";
+import { stellarSdk } from "../stellar/sdk.js";
 import { stellarBody } from "./entry.js";
+import { ed25519PublicKeyStrKey } from "./strkey.js";
 
 type EnvelopeWire = ReturnType<xdr.TransactionEnvelope["toXdrObject"]>;
 type MuxedWire = { type: 0; ed25519: Uint8Array } | { type: 256; med25519: { ed25519: Uint8Array } };
@@ -20,7 +22,7 @@ export function stellarTransactionId(entry: Entry): Uint8Array {
   const stellar = stellarBody(entry);
   const envelope = parseEnvelope(stellar);
   try {
-    return new Uint8Array(TransactionBuilder.fromXDR(envelope, stellar.networkPassphrase).hash());
+    return new Uint8Array(stellarSdk().TransactionBuilder.fromXDR(envelope, stellar.networkPassphrase).hash());
   } catch (error) {
     throw corrupt(stellar, `cannot hash the envelope (${(error as Error).message})`, error);
   }
@@ -45,7 +47,7 @@ export function stellarAccounts(entry: Entry): string[] {
   const stellar = stellarBody(entry);
   const wire = parseEnvelope(stellar).toXdrObject() as EnvelopeWire;
   const accounts = new Set<string>();
-  const add = (key: Uint8Array) => accounts.add(StrKey.encodeEd25519PublicKey(key));
+  const add = (key: Uint8Array) => accounts.add(ed25519PublicKeyStrKey(key));
   const addOperations = (operations: readonly OperationWire[]) => {
     for (const operation of operations) {
       if (operation.sourceAccount) add(muxedKey(operation.sourceAccount));
@@ -78,7 +80,7 @@ function muxedKey(account: MuxedWire): Uint8Array {
 function parseEnvelope(stellar: StellarEntry): xdr.TransactionEnvelope {
   if (stellar.envelopeXdr.length === 0) throw corrupt(stellar, "the envelope XDR is empty");
   try {
-    return xdr.TransactionEnvelope.fromXDR(stellar.envelopeXdr);
+    return stellarSdk().xdr.TransactionEnvelope.fromXDR(stellar.envelopeXdr);
   } catch (error) {
     throw corrupt(stellar, `the envelope XDR does not parse (${(error as Error).message})`, error);
   }

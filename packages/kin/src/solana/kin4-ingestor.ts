@@ -66,6 +66,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
       ...(options.headers ? { headers: options.headers } : {}),
       requestTimeoutMs: positiveInteger("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
       retry: options.retry ?? {},
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
       logger: this.#log,
     });
   }

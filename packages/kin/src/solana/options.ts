@@ -1,5 +1,6 @@
 import type { Logger } from "@tidemark/core";
 import type { RetryOptions } from "../retry.js";
+import type { RetryListener } from "../retry-listener.js";
 
 /** Options of {@link KinSolanaIngestor}. */
 export interface KinSolanaIngestorOptions {
@@ -25,6 +26,13 @@ export interface KinSolanaIngestorOptions {
   readonly requestTimeoutMs?: number;
   /** How failed requests are retried (defaults: 6 attempts, 250 ms doubling to 10 s, Retry-After up to 60 s). */
   readonly retry?: RetryOptions;
+  /**
+   * Told about every failed request that is about to be retried, before the
+   * wait: which request, the attempt, the delay, the HTTP status and whether
+   * the endpoint throttled (HTTP 429). For metrics; it must not block. A
+   * listener that throws is logged and ignored, never stopping the retry.
+   */
+  readonly onRetry?: RetryListener;
   /**
    * Store tidemark's metadata extension in each entry (default true): the
    * lookup-table addresses, the SPL Token inner instructions and the token

@@ -21,12 +21,14 @@ import {
   withRetries,
   withTimeout,
 } from "../retry.js";
+import { notifyRetry, type RetryListener } from "../retry-listener.js";
 
 export interface SolanaRpcClientOptions {
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly requestTimeoutMs: number;
   readonly retry: RetryOptions;
+  readonly onRetry?: RetryListener;
   readonly logger: Logger;
 }
 
@@ -128,6 +130,8 @@ export class SolanaRpcClient {
       {
         signal,
         options: retry,
+        backend: "solana",
+        operation: what,
         classify: (error) => classify(what, error),
         exhausted: (error, attempts) =>
           new KinRpcError(
@@ -138,11 +142,22 @@ export class SolanaRpcClient {
               cause: error,
             },
           ),
-        onRetry: (error, n, delayMs) =>
+        onRetry: (info) => {
+          notifyRetry(this.#options.onRetry, info, logger);
+          // The failure goes in as text: pino's error serializer throws on a SolanaError,
+          // whose frozen `context` carries a `message` and so passes for a nested error.
           logger.warn(
-            { backend: "solana", request: what, attempt: n, delayMs, err: error },
+            {
+              backend: "solana",
+              request: what,
+              attempt: info.attempt,
+              delayMs: info.delayMs,
+              status: info.status,
+              reason: describeError(info.error),
+            },
             "Solana RPC request failed; retrying",
-          ),
+          );
+        },
       },
       () => withTimeout(signal, requestTimeoutMs, attempt),
     );
@@ -157,7 +172,7 @@ function classify(what: string, error: unknown): FailureVerdict {
   if (isTimeout(error) || isNetworkFailure(error) || error instanceof SyntaxError) return { retry: true };
   if (isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
     const { statusCode, headers } = error.context;
-    if (statusCode === 429) return { retry: true, retryAfterMs: parseRetryAfter(headers?.get("retry-after")) ?? 0 };
+    const retryAfterMs = parseRetryAfter(headers?.get("retry-after")) ?? 0;
     if (CONFIGURATION_STATUSES.has(statusCode)) {
       return {
         retry: false,
@@ -166,7 +181,7 @@ function classify(what: string, error: unknown): FailureVerdict {
         }),
       };
     }
-    return { retry: true, retryAfterMs: parseRetryAfter(headers?.get("retry-after")) ?? 0 };
+    return { retry: true, retryAfterMs, status: statusCode };
   }
   if (
     isSolanaError(error, SOLANA_ERROR__JSON_RPC__METHOD_NOT_FOUND) ||

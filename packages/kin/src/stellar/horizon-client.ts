@@ -1,4 +1,4 @@
-import { Horizon } from "@stellar/stellar-sdk";
+import type { Horizon } from "@stellar/stellar-sdk";
 import { ConfigurationError, type Logger } from "@tidemark/core";
 import { describe } from "../describe.js";
 import { KinRpcError, RpcResponseError } from "../errors.js";
@@ -10,6 +10,8 @@ import {
   withRetries,
   withTimeout,
 } from "../retry.js";
+import { notifyRetry, type RetryListener } from "../retry-listener.js";
+import { stellarSdk } from "./sdk.js";
 
 export interface HorizonClientOptions {
   readonly url: string;
@@ -17,6 +19,7 @@ export interface HorizonClientOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly requestTimeoutMs: number;
   readonly retry: RetryOptions;
+  readonly onRetry?: RetryListener;
   readonly logger: Logger;
 }
 
@@ -68,7 +71,7 @@ export class HorizonClient {
   server(signal?: AbortSignal, seen?: { response?: SeenResponse }): Horizon.Server {
     let server: Horizon.Server;
     try {
-      server = new Horizon.Server(this.#options.url, {
+      server = new (stellarSdk().Horizon.Server)(this.#options.url, {
         allowHttp: this.#options.allowHttp,
         ...(this.#options.headers ? { headers: { ...this.#options.headers } } : {}),
       });
@@ -123,6 +126,8 @@ export class HorizonClient {
       {
         signal,
         options: retry,
+        backend: "horizon",
+        operation: what,
         classify: (error) => this.#classify(what, error, seen.response),
         exhausted: (error, attempts) =>
           new KinRpcError(
@@ -131,11 +136,13 @@ export class HorizonClient {
             attempts,
             { cause: error },
           ),
-        onRetry: (error, n, delayMs) =>
+        onRetry: (info) => {
+          notifyRetry(this.#options.onRetry, info, logger);
           logger.warn(
-            { backend: "horizon", request: what, attempt: n, delayMs, err: error },
+            { backend: "horizon", request: what, attempt: info.attempt, delayMs: info.delayMs, err: info.error },
             "Horizon request failed; retrying",
-          ),
+          );
+        },
       },
       () => {
         seen = {};
@@ -154,7 +161,7 @@ export class HorizonClient {
         error: new ConfigurationError(`Horizon ${this.url} ${what}: HTTP ${response.status}`, { cause: error }),
       };
     }
-    return { retry: true, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return { retry: true, status: response.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 }
 

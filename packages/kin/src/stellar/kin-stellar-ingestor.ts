@@ -14,6 +14,7 @@ import { createStellarEntry } from "../model/entry.js";
 import { ledgerFromPointer, stellarPointer } from "../model/pointer.js";
 import { getHistoryIngestorName } from "../model/version.js";
 import type { RetryOptions } from "../retry.js";
+import type { RetryListener } from "../retry-listener.js";
 import { Semaphore } from "../semaphore.js";
 import { HorizonClient, type LedgerInfo } from "./horizon-client.js";
 import { LedgerStream } from "./ledger-stream.js";
@@ -37,6 +38,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
   readonly #streamBuffer: number;
   readonly #idleTimeoutMs: number;
   readonly #retry: RetryOptions;
+  readonly #onRetry: RetryListener | undefined;
   readonly #log: Logger;
 
   constructor(options: KinStellarIngestorOptions) {
@@ -59,6 +61,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
     this.#streamBuffer = positiveInteger("streamBuffer", options.streamBuffer ?? 256);
     this.#idleTimeoutMs = positiveInteger("streamIdleTimeoutMs", options.streamIdleTimeoutMs ?? 15_000);
     this.#retry = options.retry ?? {};
+    this.#onRetry = options.onRetry;
     this.#log = options.logger ?? silentLogger;
     this.#client = new HorizonClient({
       url: options.horizonUrl,
@@ -66,6 +69,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
       ...(options.headers ? { headers: options.headers } : {}),
       requestTimeoutMs: positiveInteger("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
       retry: this.#retry,
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
       logger: this.#log,
     });
   }
@@ -96,6 +100,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
       highWater: this.#streamBuffer,
       idleTimeoutMs: this.#idleTimeoutMs,
       retry: this.#retry,
+      ...(this.#onRetry ? { onRetry: this.#onRetry } : {}),
       logger: this.#log,
     });
     const permits = new Semaphore(this.#concurrency);

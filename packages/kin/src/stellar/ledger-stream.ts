@@ -1,9 +1,11 @@
 import { backoffDelay, type Logger, withJitter } from "@tidemark/core";
 import { KinRpcError, RpcResponseError } from "../errors.js";
 import type { RetryOptions } from "../retry.js";
+import { notifyRetry, type RetryListener, retryStatus } from "../retry-listener.js";
 import { type HorizonClient, type LedgerInfo, parseLedger } from "./horizon-client.js";
 
 const STABLE_STREAM_MS = 5000;
+const STREAM_OPERATION = "GET /ledgers (stream)";
 
 export interface LedgerStreamOptions {
   readonly client: HorizonClient;
@@ -14,6 +16,7 @@ export interface LedgerStreamOptions {
   /** Reconnect when the stream has been silent this long, in ms. */
   readonly idleTimeoutMs: number;
   readonly retry: RetryOptions;
+  readonly onRetry?: RetryListener;
   readonly logger: Logger;
 }
 
@@ -129,7 +132,7 @@ export class LedgerStream {
       this.#fail(
         new KinRpcError(
           `Horizon ${this.#o.client.url} ledger stream failed ${this.#failures} times in a row after ledger ${this.#last ?? "(none)"}: ${describeEvent(error)}`,
-          "GET /ledgers (stream)",
+          STREAM_OPERATION,
           this.#failures,
           { cause: error },
         ),
@@ -143,14 +146,27 @@ export class LedgerStream {
       }),
       0.2,
     );
-    this.#o.logger.warn(
-      { backend: "horizon", after: this.#last, attempt: this.#failures, delayMs, err: error },
-      "Horizon ledger stream dropped; reopening",
-    );
     this.#reopenTimer = setTimeout(() => {
       this.#reopenTimer = null;
       if (!this.#paused) this.#open();
     }, delayMs);
+    // Reported once the reopening is scheduled, so a failing log or listener cannot stall the stream.
+    notifyRetry(
+      this.#o.onRetry,
+      {
+        backend: "horizon",
+        operation: STREAM_OPERATION,
+        attempt: this.#failures,
+        delayMs,
+        ...retryStatus(eventStatus(error)),
+        error,
+      },
+      this.#o.logger,
+    );
+    this.#o.logger.warn(
+      { backend: "horizon", after: this.#last, attempt: this.#failures, delayMs, err: error },
+      "Horizon ledger stream dropped; reopening",
+    );
   }
 
   #fail(error: unknown): void {
@@ -170,6 +186,12 @@ export class LedgerStream {
     this.#wake = null;
     wake?.();
   }
+}
+
+/** The HTTP status an SDK stream error event carries (its `code`), if any. */
+function eventStatus(error: unknown): number | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "number" && code >= 100 && code <= 599 ? code : undefined;
 }
 
 function describeEvent(error: unknown): string {

@@ -1,6 +1,7 @@
 import type { Logger } from "@tidemark/core";
 import type { KinVersion } from "../gen/model_pb.js";
 import type { RetryOptions } from "../retry.js";
+import type { RetryListener } from "../retry-listener.js";
 
 /** Options of {@link KinStellarIngestor}. */
 export interface KinStellarIngestorOptions {
@@ -34,5 +35,12 @@ export interface KinStellarIngestorOptions {
   readonly requestTimeoutMs?: number;
   /** How failed requests and stream drops are retried (defaults: 6 attempts, 250 ms doubling to 10 s). */
   readonly retry?: RetryOptions;
+  /**
+   * Told about every failed request that is about to be retried, before the
+   * wait: which request, the attempt, the delay, the HTTP status and whether
+   * the endpoint throttled (HTTP 429). For metrics; it must not block. A
+   * listener that throws is logged and ignored, never stopping the retry.
+   */
+  readonly onRetry?: RetryListener;
   readonly logger?: Logger;
 }

@@ -15,7 +15,7 @@ export interface CommitAttempt {
   readonly block: Pointer;
   /**
    * `acknowledged`: resolved. `refused`: rejected as invalid or fenced, so not applied.
-   * `unknown`: failed otherwise (connection cut, abort), so it may or may not have been applied.
+   * `unknown`: failed otherwise (backend unavailable, abort), so it may or may not have been applied.
    */
   readonly outcome: "acknowledged" | "refused" | "unknown";
 }
@@ -39,7 +39,10 @@ export class RecordingCommitter implements Committer {
       await this.#inner.commit(ingestor, parent, block, options);
       this.attempts.push({ parent, block, outcome: "acknowledged" });
     } catch (error) {
-      const refused = isTidemarkError(error, InvalidCommitError) || isTidemarkError(error, LockLostError);
+      // Aborted (e.g. by its lease) while in flight, it may still have been applied, whatever the error says.
+      const refused =
+        !options?.signal?.aborted &&
+        (isTidemarkError(error, InvalidCommitError) || isTidemarkError(error, LockLostError));
       this.attempts.push({ parent, block, outcome: refused ? "refused" : "unknown" });
       throw error;
     }
@@ -51,5 +54,9 @@ export class RecordingCommitter implements Committer {
 
   reset(ingestor: string, expected: Pointer | null, block: Pointer, options?: ReadOptions): Promise<void> {
     return this.#inner.reset(ingestor, expected, block, options);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
   }
 }

@@ -34,6 +34,11 @@ export class RecordingLock implements DistributedLock {
     await this.#inner.unlock();
   }
 
+  async close(): Promise<void> {
+    if (this.#open) this.#close(this.#open);
+    await this.#inner.close();
+  }
+
   describe(): Promise<LockState | null> {
     return this.#inner.describe?.() ?? Promise.resolve(null);
   }
