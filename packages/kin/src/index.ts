@@ -23,6 +23,7 @@ export {
   orderingKey,
   transactionId,
 } from "./model/codec.js";
+export { reconcileKinEntries } from "./model/double-insert.js";
 export {
   createSolanaEntry,
   createStellarEntry,
@@ -33,7 +34,6 @@ export {
   solanaBody,
   stellarBody,
 } from "./model/entry.js";
-export { reconcileKinEntries } from "./model/double-insert.js";
 export { ledgerFromPointer, slotFromPointer, solanaPointer, stellarPointer } from "./model/pointer.js";
 export {
   type CompiledInstructionView,

@@ -215,7 +215,7 @@ describe("Kin4 ingestor on the shared chain", () => {
 
 describe("Kin4 ingestor options", () => {
   it("refuses to poll faster than once a second and other unusable options", () => {
-    expect(() => new KinSolanaIngestor({ rpcUrl: solana.url, pollIntervalMs: 200 })).toThrow(/at least 1000/);
+    expect(() => new KinSolanaIngestor({ rpcUrl: solana.url, pollMs: 200 })).toThrow(/at least 1000/);
     expect(() => new KinSolanaIngestor({ rpcUrl: solana.url, concurrency: 0 })).toThrow(InvalidArgumentError);
     expect(() => new KinSolanaIngestor({ rpcUrl: solana.url, mint: "not-a-mint" })).toThrow(
       /not a base58 Solana address/,

@@ -37,7 +37,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
   readonly #concurrency: number;
   readonly #bound: number;
   readonly #batchSize: number;
-  readonly #pollIntervalMs: number;
+  readonly #pollMs: number;
   readonly #extensions: boolean;
   readonly #log: Logger;
 
@@ -53,10 +53,10 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     this.#concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
     this.#bound = positiveInteger("bound", options.bound ?? 64);
     this.#batchSize = positiveInteger("batchSize", options.batchSize ?? 1024);
-    this.#pollIntervalMs = options.pollIntervalMs ?? MIN_POLL_INTERVAL_MS;
-    if (!(this.#pollIntervalMs >= MIN_POLL_INTERVAL_MS)) {
+    this.#pollMs = options.pollMs ?? MIN_POLL_INTERVAL_MS;
+    if (!(this.#pollMs >= MIN_POLL_INTERVAL_MS)) {
       throw new InvalidArgumentError(
-        `Kin4 ingestor: pollIntervalMs must be at least ${MIN_POLL_INTERVAL_MS} (RPC nodes are polled no faster than once a second), got ${this.#pollIntervalMs}`,
+        `Kin4 ingestor: pollMs must be at least ${MIN_POLL_INTERVAL_MS} (RPC nodes are polled no faster than once a second), got ${this.#pollMs}`,
       );
     }
     this.#extensions = options.extensions ?? true;
@@ -98,7 +98,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
       while (!signal.aborted) {
         const slots = await this.#client.getBlocksWithLimit(signal, next, this.#batchSize);
         if (slots.length === 0) {
-          await sleep(this.#pollIntervalMs, signal);
+          await sleep(this.#pollMs, signal);
           continue;
         }
         for (const slot of slots) {

@@ -21,7 +21,7 @@ export interface KinSolanaIngestorOptions {
   /** Slots asked for per `getBlocksWithLimit` call (default 1024). */
   readonly batchSize?: number;
   /** Pause between `getBlocksWithLimit` calls once caught up, in ms (default 1000; never less than 1000). */
-  readonly pollIntervalMs?: number;
+  readonly pollMs?: number;
   /** Timeout of one RPC request, in ms (default 30 000). */
   readonly requestTimeoutMs?: number;
   /** How failed requests are retried (defaults: 6 attempts, 250 ms doubling to 10 s, Retry-After up to 60 s). */
