@@ -279,10 +279,11 @@ export function committerAmbiguity(options: CommitterSuiteOptions): void {
       const committer = await create();
       const ingestor = uniqueName("ambiguous");
       await committer.commit(ingestor, null, p(1));
-      await loseNextAnswer(committer, ingestor);
+      const fired = await loseNextAnswer(committer, ingestor);
       // Applied but unacknowledged: reporting it failed would make `run` redo it and hit a conflict,
       // and reporting a conflict would throw away a holding that did nothing wrong.
       await committer.commit(ingestor, p(1), p(2));
+      expect(fired(), "the commit's answer was lost on the way back").toBe(true);
       await expectStored(committer, ingestor, p(2));
       await committer.commit(ingestor, p(2), p(3));
       await expectStored(committer, ingestor, p(3));

@@ -22,8 +22,13 @@ export interface CommitterSuiteOptions {
    * the backend and is applied, but its answer is lost (a dropped connection,
    * a timeout, a 5xx). Backends where an answer cannot be lost (an embedded
    * database) leave it out, and the ambiguous-commit case does not run for them.
+   * Resolves with a function that tells, afterwards, whether an answer really
+   * was lost, so the case cannot pass with a fault that never fired.
    */
-  readonly loseNextAnswer?: (committer: Committer, ingestor: string) => void | Promise<void>;
+  readonly loseNextAnswer?: (
+    committer: Committer,
+    ingestor: string,
+  ) => (() => boolean) | Promise<() => boolean>;
 }
 
 export interface LockSuiteOptions {

@@ -54,8 +54,12 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
   readonly #store: LeaseRecordStore<R>;
   readonly #acquireDeadlineMs: number;
   #held: LeaseHolding | null = null;
-  /** The owner id of a claim whose outcome never became known: released before the next attempt. */
-  #uncertain: string | null = null;
+  /**
+   * An owner id of ours that no holding uses any more: a claim whose outcome
+   * never became known, or a holding whose release failed. A record still
+   * naming it is taken over at once instead of being waited out.
+   */
+  #abandoned: string | null = null;
   #closed = false;
 
   constructor(store: LeaseRecordStore<R>, options: LeaseLockOptions, defaultLeaseMs?: number) {
@@ -86,11 +90,6 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
     if (held !== null && !held.lease.signal.aborted) return held.lease as L;
     // A lost holding may still be named in the record (its renewals only timed out): hand it back first.
     if (held !== null) await this.unlock().catch(() => {});
-    if (this.#uncertain !== null) {
-      const owner = this.#uncertain;
-      await this.#send("releasing", undefined, (s) => this.#store.release(owner, s)).catch(() => {});
-      this.#uncertain = null;
-    }
     let seen: { version: string; at: number } | null = null;
     while (true) {
       signal.throwIfAborted();
@@ -99,7 +98,8 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
       const now = performance.now();
       const expired =
         seen !== null && record !== null && seen.version === record.version && now - seen.at >= record.leaseMs;
-      if (record === null || record.released || expired) {
+      const ours = record !== null && record.owner === this.#abandoned;
+      if (record === null || record.released || expired || ours) {
         const lease = await this.#take(record, signal);
         if (lease !== null) return lease;
         // Someone else wrote first: time their version afresh.
@@ -118,7 +118,12 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
     this.#held = null;
     await held.release();
     // Conditional on the owner id: a stale holder never releases whoever holds the lock now.
-    await this.#send("releasing", undefined, (s) => this.#store.release(held.lease.owner, s));
+    try {
+      await this.#send("releasing", undefined, (s) => this.#store.release(held.lease.owner, s));
+    } catch (error) {
+      this.#abandoned = held.lease.owner;
+      throw error;
+    }
   }
 
   async describe(): Promise<LockState | null> {
@@ -133,6 +138,8 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
     this.#closed = true;
     try {
       await this.unlock();
+      const abandoned = this.#abandoned;
+      if (abandoned !== null) await this.#send("releasing", undefined, (s) => this.#store.release(abandoned, s));
     } finally {
       await this.#store.close?.();
     }
@@ -165,13 +172,13 @@ export class LeaseLock<R extends LeaseRecord = LeaseRecord, L extends OwnedLease
     } catch (error) {
       if (isFinal(error)) throw error;
       // The answer was lost. The owner id is unique, so the record tells whether the write went through.
-      this.#uncertain = claim.owner;
+      this.#abandoned = claim.owner;
       const stored = await this.#send("reading", undefined, (s) => this.#store.read(s)).catch(() => undefined);
       if (stored === undefined) throw error;
-      this.#uncertain = null;
       if (stored?.owner !== claim.owner || stored.version !== claim.version) throw error;
       token = stored.token;
     }
+    this.#abandoned = null;
     const controller = new AbortController();
     const lease = this.extendLease({ signal: controller.signal, token, owner: claim.owner, key: this.key });
     this.#held = new LeaseHolding({

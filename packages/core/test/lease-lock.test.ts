@@ -202,3 +202,17 @@ describe("withDeadline", () => {
     expect(getEventListeners(parent.signal, "abort")).toHaveLength(0);
   });
 });
+
+describe("LeaseLock after a failed release", () => {
+  it("takes its own abandoned record back at once instead of waiting out a lease", async () => {
+    const store = new ScriptedStore();
+    const lock = lockOn(store, { leaseMs: 3000, heartbeatMs: 500, safetyMarginMs: 500 });
+    await lock.lock(AbortSignal.timeout(1000));
+    store.reachable = false;
+    await expect(lock.unlock()).rejects.toBeInstanceOf(BackendUnavailableError);
+    store.reachable = true;
+    const started = performance.now();
+    await lock.lock(AbortSignal.timeout(5000));
+    expect(performance.now() - started, "ms to take the abandoned record back").toBeLessThan(1000);
+  });
+});

@@ -18,9 +18,20 @@ export interface ErrorContext {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A DynamoDB scalar type, as key schemas name them. */
+export type KeyType = "S" | "N" | "B";
+
+/** A table and the key schema this package expects of it. */
 export interface TableRef {
   readonly name: string;
   readonly hashKey: string;
+  /** The hash key's type (default S). */
+  readonly hashType?: KeyType;
+  /** The range key, for tables that have one. */
+  readonly rangeKey?: string;
+  readonly rangeType?: KeyType;
+  /** The function of this package that creates the table, for messages (default `createTables`). */
+  readonly createdBy?: string;
 }
 
 /** Codes DynamoDB (or STS, or the SDK's credential chain) uses when the caller's identity is the problem. */
@@ -103,7 +114,7 @@ export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
   const where = `dynamodb: ${context.operation} of ${context.subject} in ${tableList(context.tables)}`;
   if (name === "ResourceNotFoundException") {
     return new ConfigurationError(
-      `${where} failed: the table does not exist (${message}). Create it with createTables() from @tidemark/dynamodb, ` +
+      `${where} failed: the table does not exist (${message}). Create it with ${context.tables[0]?.createdBy ?? "createTables"}() from @tidemark/dynamodb, ` +
         `or by hand: ${context.tables.map(describeSchema).join("; ")}, on-demand billing`,
       { cause: error },
     );
@@ -143,7 +154,8 @@ export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
 }
 
 export function describeSchema(table: TableRef): string {
-  return `table "${table.name}" with hash key "${table.hashKey}" of type S`;
+  const range = table.rangeKey === undefined ? "" : ` and range key "${table.rangeKey}" of type ${table.rangeType ?? "S"}`;
+  return `table "${table.name}" with hash key "${table.hashKey}" of type ${table.hashType ?? "S"}${range}`;
 }
 
 function tableList(tables: readonly TableRef[]): string {

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { LeaseLockOptions } from "@tidemark/core";
+import type { HistoryCodec, LeaseLockOptions, Pointer } from "@tidemark/core";
 
 /** The commit table agora v0.2.7 uses. */
 export const DEFAULT_COMMITS_TABLE = "tx-history-commits";
@@ -43,4 +43,76 @@ export interface DynamoDbLockOptions extends LeaseLockOptions {
   readonly deleteOnRelease?: boolean;
   /** Bytes stored in the record's `data` attribute on acquisition; without it, the previous record's `data` is kept, as dynamolock does. */
   readonly data?: Uint8Array;
+}
+
+/** agora v0.2.7's table of entries by transaction id. */
+export const DEFAULT_TRANSACTIONS_TABLE = "tx-by-hash";
+/** agora v0.2.7's table of entries by account. */
+export const DEFAULT_ACCOUNTS_TABLE = "tx-by-account";
+/** agora v0.2.7's global history, partitioned by block. */
+export const DEFAULT_HISTORY_TABLE = "tx-history";
+
+/** How requests whose items DynamoDB left unprocessed (or throttled as a whole) are retried. */
+export interface BatchRetryOptions {
+  /** Attempts per batch request, the first included (default 8). */
+  readonly maxAttempts?: number;
+  /** Backoff after the first unprocessed answer, in ms (default 50; doubles per attempt, ±20 % jitter). */
+  readonly initialBackoffMs?: number;
+  /** Cap of the backoff, in ms (default 2000). */
+  readonly maxBackoffMs?: number;
+}
+
+export interface DynamoDbHistoryStoreOptions<E> {
+  /**
+   * The DynamoDB client to send with. The store never closes it: whoever
+   * created it calls `client.destroy()` (after `store.close()`).
+   */
+  readonly client: DynamoDBClient;
+  /** Tells the store how to identify, index and serialise entries (e.g. `kinHistoryCodec` from `@tidemark/kin`). */
+  readonly codec: HistoryCodec<E>;
+  /**
+   * The committed pointer of the ingestor whose entries this store reads, e.g.
+   * `(signal) => committer.latest("history_KIN4", { signal })`. Readers only
+   * see entries whose block is at or below it.
+   */
+  readonly committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /** Entries by transaction id: hash key `tx_hash` (B), the entry in `entry` (B). Default `"tx-by-hash"`. */
+  readonly table?: string;
+  /** Entries by account: hash key `account` (S), range key `ordering_key` (B). Default `"tx-by-account"`. */
+  readonly accountTable?: string;
+  /** The global history: hash key `block_start` (N), range key `ordering_key` (B). Default `"tx-history"`. */
+  readonly historyTable?: string;
+  /**
+   * The block number `entry` is listed under in the global history table, or
+   * null to leave it out (agora lists only confirmed Solana entries, by slot).
+   * Without it nothing is written to the history table, and `getBlockRange`
+   * cannot be used. For any entry it lists, `blockOfPointer(codec.block(entry))`
+   * must be that number.
+   */
+  readonly globalHistory?: (entry: E) => bigint | null;
+  /** The block number of a pointer of this chain; `getBlockRange` needs it to find the partitions to read. */
+  readonly blockOfPointer?: (pointer: Pointer) => bigint;
+  /**
+   * The smallest (`"first"`) or largest (`"last"`) ordering key an entry of
+   * `block` can have, as agora's `OrderingKeyFromBlock`. Optional: with it a
+   * range read asks only for the keys of its blocks; without it, it reads
+   * whole partitions (10 000 blocks each) and filters.
+   */
+  readonly orderingKeyOfBlock?: (block: bigint, edge: "first" | "last") => Uint8Array;
+  /** Requests in flight at once across all writes of this store (default 16). */
+  readonly concurrency?: number;
+  /**
+   * Strongly consistent reads (default true), so an entry written before its
+   * block was committed is always seen once it is. False halves the read cost
+   * and may briefly miss entries written within the last second.
+   */
+  readonly consistentRead?: boolean;
+  /**
+   * Check the tables' key schemas with `DescribeTable` before the first
+   * request (default true). Set false when the credentials may not call
+   * `DescribeTable`; a missing table is then reported by the first request.
+   */
+  readonly verifyTables?: boolean;
+  /** Retries of batch requests DynamoDB did not fully process. */
+  readonly retry?: BatchRetryOptions;
 }

@@ -1,7 +1,9 @@
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  type KeySchemaElement,
   type TableDescription,
 } from "@aws-sdk/client-dynamodb";
 import { ConfigurationError, sleep } from "@tidemark/core";
@@ -39,16 +41,26 @@ export async function createTables(client: DynamoDBClient, options: CreateTables
   for (const table of tables) await ensureTable(client, table, deadline, options.signal);
 }
 
-async function ensureTable(client: DynamoDBClient, table: TableRef, deadline: number, signal?: AbortSignal) {
+/**
+ * Creates `table` with its key schema (on-demand billing) unless it exists,
+ * checks the schema of an existing one, and waits until it is ACTIVE.
+ */
+export async function ensureTable(client: DynamoDBClient, table: TableRef, deadline: number, signal?: AbortSignal) {
   let description = await describe(client, table, signal);
   if (description === null) {
+    const keys: KeySchemaElement[] = [{ AttributeName: table.hashKey, KeyType: "HASH" }];
+    const attributes: AttributeDefinition[] = [{ AttributeName: table.hashKey, AttributeType: table.hashType ?? "S" }];
+    if (table.rangeKey !== undefined) {
+      keys.push({ AttributeName: table.rangeKey, KeyType: "RANGE" });
+      attributes.push({ AttributeName: table.rangeKey, AttributeType: table.rangeType ?? "S" });
+    }
     try {
       await client.send(
         new CreateTableCommand({
           TableName: table.name,
           BillingMode: "PAY_PER_REQUEST",
-          KeySchema: [{ AttributeName: table.hashKey, KeyType: "HASH" }],
-          AttributeDefinitions: [{ AttributeName: table.hashKey, AttributeType: "S" }],
+          KeySchema: keys,
+          AttributeDefinitions: attributes,
         }),
         { abortSignal: signal },
       );
@@ -80,14 +92,39 @@ async function describe(client: DynamoDBClient, table: TableRef, signal?: AbortS
   }
 }
 
+/**
+ * Checks that `table` exists with the expected key schema, without creating
+ * anything: a `ConfigurationError` naming the table otherwise.
+ */
+export async function checkTable(client: DynamoDBClient, table: TableRef, signal?: AbortSignal): Promise<void> {
+  const description = await describe(client, table, signal);
+  if (description === null) {
+    throw new ConfigurationError(
+      `dynamodb: table "${table.name}" does not exist. Create it with ${table.createdBy ?? "createTables"}() from @tidemark/dynamodb, ` +
+        `or by hand: ${describeSchema(table)}, on-demand billing`,
+    );
+  }
+  checkSchema(table, description);
+}
+
 function checkSchema(table: TableRef, description: TableDescription | null): void {
   const keys = description?.KeySchema ?? [];
+  const typeOf = (name: string | undefined) =>
+    description?.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType;
   const hash = keys.find((key) => key.KeyType === "HASH");
-  const type = description?.AttributeDefinitions?.find((d) => d.AttributeName === hash?.AttributeName)?.AttributeType;
-  if (keys.length !== 1 || hash?.AttributeName !== table.hashKey || type !== "S") {
-    const found = keys.map((key) => `${key.KeyType} "${key.AttributeName}"`).join(", ") || "no key schema";
+  const range = keys.find((key) => key.KeyType === "RANGE");
+  const hashMatches = hash?.AttributeName === table.hashKey && typeOf(hash?.AttributeName) === (table.hashType ?? "S");
+  const rangeMatches =
+    table.rangeKey === undefined
+      ? range === undefined
+      : range?.AttributeName === table.rangeKey && typeOf(range?.AttributeName) === (table.rangeType ?? "S");
+  if (!hashMatches || !rangeMatches) {
+    const found =
+      keys.map((key) => `${key.KeyType} "${key.AttributeName}" of type ${typeOf(key.AttributeName) ?? "?"}`).join(", ") ||
+      "no key schema";
+    const noRange = table.rangeKey === undefined ? " and no range key" : "";
     throw new ConfigurationError(
-      `dynamodb: table "${table.name}" exists with ${found}${type ? ` of type ${type}` : ""}; expected ${describeSchema(table)} and no range key`,
+      `dynamodb: table "${table.name}" exists with ${found}; expected ${describeSchema(table)}${noRange}`,
     );
   }
 }

@@ -50,10 +50,17 @@ export async function mongoCall<T>(
     }
     return operation();
   };
+  const pending = attempt();
+  // Also when the caller stopped waiting (a deadline): the driver's own failure tells whether to reopen.
+  pending.catch((error: unknown) => {
+    if ((error as Error | null)?.name === "MongoTopologyClosedError") closedTopologies.add(target.client);
+  });
   try {
     // Writes take no signal in driver 6: racing keeps the caller's abort prompt; the write's outcome is ignored.
-    return await (signal ? raceAbort(attempt(), signal) : attempt());
+    return await (signal ? raceAbort(pending, signal) : pending);
   } catch (error) {
+    // Whatever failed, even by a deadline, a monitor the driver left stuck would keep it failing.
+    restartStuckMonitors(target.client);
     if (signal?.aborted) throw signal.reason;
     throw classify(what, target, error);
   }
@@ -68,9 +75,6 @@ function classify(what: string, target: MongoTarget, error: unknown): Error {
     return new ConfigurationError(`mongodb: ${refusal} ${target.uri} ${detail}`, { cause: error });
   }
   if (isUnavailable(error)) {
-    if ((error as Error).name === "MongoTopologyClosedError") closedTopologies.add(target.client);
-    // No server to select may mean a monitor the driver will never restart: see monitor-repair.ts.
-    if ((error as Error).name === "MongoServerSelectionError" && restartStuckMonitors(target.client) > 0) { console.log("REPAIRED MONITOR"); }
     return new BackendUnavailableError(`mongodb: cannot reach ${target.uri} ${detail}`, { cause: error });
   }
   return new Error(`mongodb: ${what} failed: ${message(error)}`, { cause: error });

@@ -37,7 +37,8 @@ export class MongoLeaseStore implements LeaseRecordStore<LockRecord> {
     // Taken before the write: a token is never reused, so one a lost race burns costs nothing.
     const token = await this.#nextToken(signal);
     const now = new Date();
-    const fields = { ...claim, token: toLong(token), released: false, acquiredAt: now, renewedAt: now };
+    const { owner, version, leaseMs } = claim;
+    const fields = { owner, version, leaseMs, token: toLong(token), released: false, acquiredAt: now, renewedAt: now };
     const what = `acquiring ${this.#where}`;
     if (previous === null) {
       try {

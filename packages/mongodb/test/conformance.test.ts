@@ -53,7 +53,11 @@ describeCommitter(`mongodb (${server})`, {
   destroy,
   readRaw,
   // The commit's update carries the ingestor name; the proxy lets it through and loses the answer.
-  loseNextAnswer: (committer, ingestor) => node(committer).proxy?.loseAnswerTo(ingestor),
+  loseNextAnswer: (committer, ingestor) => {
+    const proxy = node(committer).proxy as TcpFaultProxy;
+    proxy.loseAnswerTo(ingestor);
+    return () => !proxy.armed;
+  },
 });
 
 describeLock(`mongodb (${server})`, {

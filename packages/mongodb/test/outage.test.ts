@@ -16,8 +16,12 @@ import { MongoCommitter, MongoLock } from "../src/index.js";
 import { openClient } from "./support/clients.js";
 import { proxyFor } from "./support/proxy.js";
 
-/** Longer than a holder keeps its lease without a renewal (3000 - 500 ms): the outage also costs it the lock. */
-const OUTAGE_MS = 3000;
+/**
+ * Longer than a holder keeps its lease without a renewal (3000 - 500 ms), so the outage also costs it the
+ * lock, and longer than one request's old budget of connect retries (3 tries of 200 ms plus 1 s and 2 s
+ * pauses), after which it used to end `run` with ConfigurationError.
+ */
+const OUTAGE_MS = 5000;
 
 /** A way for the server to go away for a while, as the runner's client sees it. */
 interface Outage {
@@ -75,13 +79,10 @@ function proxyOutage(proxy: TcpFaultProxy, uri: string): Outage {
 const block = (pointer: Pointer | null) => (pointer === null ? 0n : pointerToBigInt(pointer));
 
 it.each(kinds)(
-  "keeps `run` committing after a 3-second outage (%s), retrying it as BackendUnavailableError",
+  "keeps `run` committing after a 5-second outage (%s), retrying it as BackendUnavailableError",
   async (kind) => {
     const outage = outages.get(kind) as Outage;
-    const client = openClient(outage.uri, { serverSelectionTimeoutMS: 1000 });
-    for (const name of ["serverHeartbeatStarted", "serverHeartbeatSucceeded", "serverHeartbeatFailed", "serverDescriptionChanged", "connectionPoolCleared", "connectionClosed", "connectionCreated", "connectionReady"]) {
-      client.on(name as "serverHeartbeatStarted", (e: unknown) => console.log(Math.round(performance.now()), "DRIVER", name, JSON.stringify(e, (k, v) => (typeof v === "bigint" ? String(v) : k === "reply" ? undefined : v)).slice(0, 300)));
-    }
+    const client = openClient(outage.uri, { serverSelectionTimeoutMS: 200 });
     const ingestor = uniqueName("outage");
     const events: RunEvent[] = [];
     const controller = new AbortController();
@@ -95,7 +96,7 @@ it.each(kinds)(
       lockRetryMs: 200,
       restartInitialMs: 50,
       restartMaxMs: 500,
-      onEvent: (event) => { events.push(event); if (event.type !== "committed") console.log(Math.round(performance.now()), event.type, String((event as {error?: unknown; reason?: unknown}).error ?? (event as {reason?: unknown}).reason ?? "").slice(0, 200)); },
+      onEvent: (event) => events.push(event),
     }).then(
       () => "resolved",
       (error: unknown) => error,
@@ -116,15 +117,10 @@ it.each(kinds)(
     };
 
     await waitFor(20n, "commits before the outage");
-    let beforeOutage = 0n;
-    console.log(Math.round(performance.now()), "outage"); await outage.during(async () => {
-      beforeOutage = highest();
-      await sleep(OUTAGE_MS);
-    });
-    console.log(Math.round(performance.now()), "back"); expect(outcome, `run during the outage (${outage.describe})`).toBe("running");
+    await outage.during(() => sleep(OUTAGE_MS));
+    expect(outcome, `run during the outage (${outage.describe})`).toBe("running");
     const lastBefore = highest();
     await waitFor(lastBefore + 20n, "commits after the outage");
-    expect(highest()).toBeGreaterThan(beforeOutage);
 
     const reason = new Error("test over");
     controller.abort(reason);

@@ -80,9 +80,12 @@ export class TcpFaultProxy {
    * The next request whose bytes contain `marker` (a unique key or name) reaches
    * the server; the server's answer to it is thrown away and the connection cut.
    * Unlike `dropNextReply`, unrelated traffic (driver heartbeats) is not hit.
+   * Returns a function that tells whether an answer was lost since.
    */
-  loseAnswerTo(marker: string | Uint8Array): void {
-    this.#marker = Buffer.from(marker);
+  loseAnswerTo(marker: string | Uint8Array): () => boolean {
+    const armed = Buffer.from(marker);
+    this.#marker = armed;
+    return () => this.#marker !== armed;
   }
 
   /** True until an armed `loseAnswerTo` has fired. */

@@ -11,7 +11,7 @@ interface DynamoDbModule {
     table?: string;
     leaseMs?: number;
     owner?: string;
-  }) => DistributedLock & { close?(): Promise<void> };
+  }) => DistributedLock;
   createTables(client: unknown, options: { commitsTable?: string; locksTable?: string }): Promise<void>;
 }
 
@@ -49,7 +49,7 @@ export async function openDynamoDbStore(
     client,
     ...(settings.commitsTable ? { table: settings.commitsTable } : {}),
   });
-  const locks: (DistributedLock & { close?(): Promise<void> })[] = [];
+  const locks: DistributedLock[] = [];
   return {
     label,
     committer,
@@ -72,7 +72,8 @@ export async function openDynamoDbStore(
         ...(settings.locksTable ? { locksTable: settings.locksTable } : {}),
       }),
     async close() {
-      for (const lock of locks) await (lock.close?.() ?? lock.unlock());
+      for (const lock of locks) await lock.close();
+      await committer.close();
       client.destroy();
     },
   };

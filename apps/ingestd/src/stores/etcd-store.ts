@@ -42,6 +42,7 @@ export async function openEtcdStore(url: string, options: StoreOptions): Promise
     },
     async close() {
       for (const lock of locks) await lock.close();
+      await committer.close();
       client.close();
     },
   };

@@ -47,7 +47,8 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
       return lock;
     },
     async close() {
-      for (const lock of locks) await lock.unlock();
+      for (const lock of locks) await lock.close();
+      await committer.close();
       await client.close();
     },
   };
