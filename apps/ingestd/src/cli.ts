@@ -1,15 +1,18 @@
-import { ConfigurationError, isTidemarkError, pointerToHex } from "@tidemark/core";
+import { ConfigurationError, type HistoryReader, isTidemarkError, pointerToHex } from "@tidemark/core";
+import type { Entry } from "@tidemark/kin";
 import { Command, CommanderError, Option } from "commander";
+import type { ChainName } from "./chain-names.js";
 import { chainNames } from "./chain-names.js";
 import { chainPointers } from "./chain-runtime.js";
 import { parseBlock, parseChain, readCommits, setCommit } from "./commits-command.js";
 import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
-import { openHistoryReader, parseTransactionId } from "./history-command.js";
 import { runService } from "./run-command.js";
-import { resolveRunConfig } from "./run-config.js";
+import { requireHistory, resolveRunConfig } from "./run-config.js";
+import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
 import { formatTable } from "./table.js";
+import { parseTransactionId } from "./transaction-id.js";
 
 /** Exit codes: 0 done, 1 a runtime failure, 2 bad usage or configuration. */
 export const EXIT_FAILURE = 1;
@@ -31,7 +34,7 @@ const storeOptions = (command: Command) =>
     )
     .option(
       "--history <url>",
-      "history entries: sqlite:PATH (env TIDEMARK_HISTORY; default: the store's file, or sqlite:./tidemark-history.db)",
+      "where history goes: sqlite:PATH, dynamodb:…, mongodb://… (env TIDEMARK_HISTORY; default: the --store itself; required with an etcd store)",
     )
     .option("--config <file>", "a JSON file with any of these settings (env TIDEMARK_CONFIG)");
 
@@ -212,7 +215,7 @@ export function buildCli(io: CliIo): Command {
       ),
   ).action(async (flags: Record<string, unknown>) => {
     await withStore(flags, io, async (store) => {
-      if ("createTables" in store && typeof store.createTables === "function") await store.createTables();
+      await store.init?.();
       io.out(`${store.label}: ready`);
     });
   });
@@ -314,16 +317,22 @@ async function withStore<T>(
 async function withHistory(
   flags: Record<string, unknown>,
   io: CliIo,
-  chain: Parameters<typeof openHistoryReader>[3],
-  body: (reader: ReturnType<typeof openHistoryReader>) => Promise<void>,
+  chain: ChainName,
+  body: (reader: HistoryReader<Entry>) => Promise<void>,
 ): Promise<void> {
   const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
+  const historyUrl = requireHistory(config);
   await withStore(flags, io, async (store) => {
-    const reader = openHistoryReader(config.history, config.store, store, chain);
+    const target = await openHistoryTarget(historyUrl, config.store, store);
     try {
-      await body(reader);
+      const reader = target.open(chainPointers(chain).ingestorName);
+      try {
+        await body(reader);
+      } finally {
+        await reader.close();
+      }
     } finally {
-      await reader.close();
+      await target.close();
     }
   });
 }

@@ -1,8 +1,6 @@
 import { hostname } from "node:os";
 import { type Logger, type Metrics, pointerToHex, type RunEvent, run } from "@tidemark/core";
 import { PrometheusMetrics } from "@tidemark/core/prometheus";
-import { kinHistoryCodec } from "@tidemark/kin";
-import { SqliteHistoryStore } from "@tidemark/sqlite";
 import { Counter, Gauge, Registry } from "prom-client";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { countingWriter } from "./counting-writer.js";
@@ -11,9 +9,10 @@ import { pollHead } from "./head-poller.js";
 import { startHealthServer } from "./health-server.js";
 import { createLogger } from "./logger.js";
 import { ChainState } from "./node-state.js";
-import type { RunConfig } from "./run-config.js";
+import { type RunConfig, requireHistory } from "./run-config.js";
 import { startingAfter } from "./starting-point.js";
 import { StatusLine } from "./status-line.js";
+import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
 import { redactUrl } from "./stores/store.js";
 
@@ -61,8 +60,11 @@ export async function runService({
       cleanups.push(() => network.stop());
       logger.info({ rpc: demo.url }, "demo: simulated Kin4 network started (a block every 400 ms)");
     }
+    const historyUrl = requireHistory(config);
     const store = await openStore(config.store, config.leaseMs ? { leaseMs: config.leaseMs } : {});
     cleanups.push(() => store.close());
+    const historyTarget = await openHistoryTarget(historyUrl, config.store, store);
+    cleanups.push(() => historyTarget.close());
     const registry = new Registry();
     const metrics = new PrometheusMetrics({ registry, prefix: "tidemark" });
     const lag = new Gauge({
@@ -83,8 +85,6 @@ export async function runService({
       labelNames: ["ingestor"],
       registers: [registry],
     });
-    const historyPath = config.history.slice("sqlite:".length);
-    const sharedFile = config.store === config.history;
     const owner = `${hostname()}:${process.pid}`;
     const controller = new AbortController();
     const stop = AbortSignal.any([signal, controller.signal]);
@@ -99,12 +99,7 @@ export async function runService({
         if (throttled) rpcThrottles.inc({ ingestor: pointers.ingestorName });
       });
       const state = new ChainState(chain.chain, ingestor.name);
-      const history = new SqliteHistoryStore({
-        path: historyPath,
-        codec: kinHistoryCodec,
-        ingestor: ingestor.name,
-        ...(sharedFile ? {} : { committed: () => store.committer.latest(ingestor.name) }),
-      });
+      const history = historyTarget.open(ingestor.name);
       cleanups.push(() => history.close());
       const lock = store.createLock(chain.lockKey, {
         owner,
@@ -149,7 +144,7 @@ export async function runService({
       for (const { chain, ingestor } of chains) {
         const source = config.demo ? "the simulated network" : (chain.rpc ?? chain.horizon);
         process.stderr.write(
-          `tidemark: ingesting ${chain.chain} (${ingestor.name}) from ${source} into ${config.history}; Ctrl-C stops\n`,
+          `tidemark: ingesting ${chain.chain} (${ingestor.name}) from ${source} into ${historyTarget.label}; Ctrl-C stops\n`,
         );
       }
       const line = new StatusLine(
@@ -185,7 +180,7 @@ export async function runService({
           ingestor: ingestor.name,
           lockKey: chain.lockKey,
           store: redactUrl(config.store),
-          history: config.history,
+          history: historyTarget.label,
         },
         "starting ingestion",
       );

@@ -21,8 +21,12 @@ export interface RunConfig {
   readonly chains: readonly ChainConfig[];
   /** Where commits and the lock live: `sqlite:PATH`, `etcd://…`, `dynamodb:…`, `mongodb://…`. */
   readonly store: string;
-  /** Where history entries go: a `sqlite:PATH` URL. */
-  readonly history: string;
+  /**
+   * Where history entries go: a store URL of a backend that keeps history
+   * (`sqlite:PATH`, `dynamodb:…`, `mongodb://…`). Absent when `store` keeps
+   * none (etcd) and none was given: {@link requireHistory} then explains.
+   */
+  readonly history?: string;
   /** Run the in-process Kin4 simulator instead of a real chain. */
   readonly demo: boolean;
   readonly metricsPort?: number;
@@ -117,17 +121,14 @@ export function resolveRunConfig({ flags, env }: RunInputs): RunConfig {
 
   const store = storeUrl(pick("store", "TIDEMARK_STORE", "store")) ?? "sqlite:./tidemark.db";
   const historySource = pick("history", "TIDEMARK_HISTORY", "history");
-  const history = historySource
-    ? sqliteUrl(historySource)
-    : store.startsWith("sqlite:")
-      ? store
-      : "sqlite:./tidemark-history.db";
+  // By default history lives where commits do, so every node and reader of a fleet shares it.
+  const history = historySource ? historyUrl(historySource) : keepsHistory(store) ? store : undefined;
   const metricsPort = port(pick("metricsPort", "TIDEMARK_METRICS_PORT", "metricsPort"));
   const leaseMs = positiveInteger(pick("leaseMs", "TIDEMARK_LEASE_MS", "leaseMs"));
   return {
     chains: configs,
     store,
-    history,
+    ...(history !== undefined ? { history } : {}),
     demo: useDemo,
     logLevel: oneOf(pick("logLevel", "TIDEMARK_LOG_LEVEL", "logLevel"), logLevels) ?? "info",
     status: oneOf(pick("status", "TIDEMARK_STATUS", "status"), ["auto", "on", "off"] as const) ?? "auto",
@@ -217,6 +218,32 @@ function storeUrl(source: Source | undefined): string | undefined {
   }
   if (text.startsWith("sqlite:")) return sqliteUrl(source);
   return text;
+}
+
+/** True for store URLs whose backend has a history store (etcd keeps commits and locks only). */
+export function keepsHistory(url: string): boolean {
+  return !/^etcds?:/.test(url);
+}
+
+function historyUrl(source: Source): string {
+  const url = storeUrl(source) as string;
+  if (!keepsHistory(url)) {
+    throw new InvalidConfigError(
+      source.name,
+      "etcd keeps commits and locks only, not history: use dynamodb:…, mongodb://… or sqlite:PATH",
+    );
+  }
+  return url;
+}
+
+/** The history URL of a command that reads or writes history; explains what to give when there is none. */
+export function requireHistory(config: RunConfig): string {
+  if (config.history !== undefined) return config.history;
+  throw new InvalidConfigError(
+    "--history",
+    "the --store keeps commits and locks only, and history needs a store every node and reader shares: " +
+      "give --history dynamodb:… or --history mongodb://…, or --history sqlite:PATH to keep it on this machine",
+  );
 }
 
 function sqliteUrl(source: Source): string {

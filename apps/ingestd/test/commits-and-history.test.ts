@@ -53,10 +53,10 @@ describe("tidemark commits", () => {
       await holder.lock(AbortSignal.timeout(5000));
       const refused = await cli("commits", "set", "kin4", target, "--force", "--store", store);
       expect(refused.code).toBe(2);
-      expect(refused.err).toMatch(/lock "ingestor_history_kin4" is held by other-node\//);
+      expect(refused.err).toMatch(/lock "ingestor_history_kin4" is held by other-node:/);
     } finally {
       await holder.unlock();
-      holder.close();
+      await holder.close();
     }
     const set = await cli("commits", "set", "kin4", target, "--force", "--store", store);
     expect(set.code).toBe(0);

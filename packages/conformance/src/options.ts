@@ -25,10 +25,7 @@ export interface CommitterSuiteOptions {
    * Resolves with a function that tells, afterwards, whether an answer really
    * was lost, so the case cannot pass with a fault that never fired.
    */
-  readonly loseNextAnswer?: (
-    committer: Committer,
-    ingestor: string,
-  ) => (() => boolean) | Promise<() => boolean>;
+  readonly loseNextAnswer?: (committer: Committer, ingestor: string) => (() => boolean) | Promise<() => boolean>;
 }
 
 export interface LockSuiteOptions {

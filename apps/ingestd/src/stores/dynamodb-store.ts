@@ -32,10 +32,7 @@ export interface DynamoDbStoreSettings {
  * `?region=…&commits=…&locks=…` (defaults: agora's `tx-history-commits` and
  * `tx-history-locks`, so tidemark nodes can join a Go agora fleet).
  */
-export async function openDynamoDbStore(
-  url: string,
-  options: StoreOptions,
-): Promise<Store & { createTables(): Promise<void> }> {
+export async function openDynamoDbStore(url: string, options: StoreOptions): Promise<Store> {
   const label = redactUrl(url);
   const settings = parseDynamoDbUrl(url);
   // The driver first: an adapter installed without its peer would otherwise fail to load naming only the adapter.
@@ -66,7 +63,7 @@ export async function openDynamoDbStore(
       locks.push(lock);
       return lock;
     },
-    createTables: () =>
+    init: () =>
       dynamodb.createTables(client, {
         ...(settings.commitsTable ? { commitsTable: settings.commitsTable } : {}),
         ...(settings.locksTable ? { locksTable: settings.locksTable } : {}),

@@ -1,31 +1,8 @@
 import { getBase58Encoder } from "@solana/kit";
-import type { HistoryReader, Pointer } from "@tidemark/core";
-import { type Entry, kinHistoryCodec } from "@tidemark/kin";
-import { SqliteHistoryStore } from "@tidemark/sqlite";
 import type { ChainName } from "./chain-names.js";
-import { chainPointers } from "./chain-runtime.js";
 import { InvalidConfigError } from "./config-error.js";
-import type { Store } from "./stores/store.js";
 
 const base58 = getBase58Encoder();
-
-/** A reader over the SQLite history file, showing only what `store` has committed. */
-export function openHistoryReader(
-  historyUrl: string,
-  storeUrl: string,
-  store: Store,
-  chain: ChainName,
-): HistoryReader<Entry> & { close(): void } {
-  const { ingestorName } = chainPointers(chain);
-  return new SqliteHistoryStore({
-    path: historyUrl.slice("sqlite:".length),
-    codec: kinHistoryCodec,
-    ingestor: ingestorName,
-    ...(historyUrl === storeUrl
-      ? {}
-      : { committed: (): Promise<Pointer | null> => store.committer.latest(ingestorName) }),
-  });
-}
 
 /** Parses a transaction id as users see it: a base58 signature (kin4) or a hex hash (kin2, kin3). */
 export function parseTransactionId(chain: ChainName, text: string): Uint8Array {

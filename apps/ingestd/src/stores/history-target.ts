@@ -1,0 +1,38 @@
+import type { HistoryStore } from "@tidemark/core";
+import type { Entry } from "@tidemark/kin";
+import { InvalidConfigError } from "../config-error.js";
+import { openStore } from "./open-store.js";
+import type { Store } from "./store.js";
+
+/** Where a process's history goes: opened once, one history store per ingestor. */
+export interface HistoryTarget {
+  /** The history backend without credentials, for logs. */
+  readonly label: string;
+  open(ingestor: string): HistoryStore<Entry>;
+  /** Closes the backend if it is not the commit store itself (history stores are closed by their users). */
+  close(): Promise<void>;
+}
+
+/**
+ * The history of `store`'s ingestors at `historyUrl`: the commit store's own
+ * history store when the URLs are the same, else another backend whose reads
+ * follow the commit store's pointers.
+ */
+export async function openHistoryTarget(historyUrl: string, storeUrl: string, store: Store): Promise<HistoryTarget> {
+  if (historyUrl === storeUrl) {
+    const open = store.openHistory?.bind(store);
+    if (open === undefined) throw new InvalidConfigError("--history", `${store.label} keeps no history`);
+    return { label: store.label, open: (ingestor) => open(ingestor), close: async () => {} };
+  }
+  const backend = await openStore(historyUrl);
+  const open = backend.openHistory?.bind(backend);
+  if (open === undefined) {
+    await backend.close();
+    throw new InvalidConfigError("--history", `${backend.label} keeps no history`);
+  }
+  return {
+    label: backend.label,
+    open: (ingestor) => open(ingestor, (signal) => store.committer.latest(ingestor, signal ? { signal } : {})),
+    close: () => backend.close(),
+  };
+}
