@@ -55,6 +55,11 @@ const THROTTLING_ERRORS = new Set([
   "RequestLimitExceeded",
 ]);
 
+/** True when DynamoDB refused a request for throughput: nothing of it was applied. */
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING_ERRORS.has(errorName(error) ?? "");
+}
+
 /** 4xx codes that say the item was busy for a moment: nothing was applied, and waiting helps. */
 const BUSY_ERRORS = new Set(["TransactionConflictException", "TransactionInProgressException"]);
 
@@ -154,7 +159,8 @@ export function mapDynamoError(error: unknown, context: ErrorContext): unknown {
 }
 
 export function describeSchema(table: TableRef): string {
-  const range = table.rangeKey === undefined ? "" : ` and range key "${table.rangeKey}" of type ${table.rangeType ?? "S"}`;
+  const range =
+    table.rangeKey === undefined ? "" : ` and range key "${table.rangeKey}" of type ${table.rangeType ?? "S"}`;
   return `table "${table.name}" with hash key "${table.hashKey}" of type ${table.hashType ?? "S"}${range}`;
 }
 

@@ -120,8 +120,9 @@ function checkSchema(table: TableRef, description: TableDescription | null): voi
       : range?.AttributeName === table.rangeKey && typeOf(range?.AttributeName) === (table.rangeType ?? "S");
   if (!hashMatches || !rangeMatches) {
     const found =
-      keys.map((key) => `${key.KeyType} "${key.AttributeName}" of type ${typeOf(key.AttributeName) ?? "?"}`).join(", ") ||
-      "no key schema";
+      keys
+        .map((key) => `${key.KeyType} "${key.AttributeName}" of type ${typeOf(key.AttributeName) ?? "?"}`)
+        .join(", ") || "no key schema";
     const noRange = table.rangeKey === undefined ? " and no range key" : "";
     throw new ConfigurationError(
       `dynamodb: table "${table.name}" exists with ${found}; expected ${describeSchema(table)}${noRange}`,

@@ -14,15 +14,28 @@ export interface SeenRequest {
  * - `drop`: close the connection without forwarding (nothing happened);
  * - `dropAfterForward`: forward, let the server apply it, then close the connection
  *   without answering (an ambiguous success);
- * - `error500AfterForward`: forward, then answer 500 (an ambiguous success with a 5xx).
+ * - `error500AfterForward`: forward, then answer 500 (an ambiguous success with a 5xx);
+ * - `unprocessed`: answer a `BatchWriteItem` or `BatchGetItem` with success but every item
+ *   handed back as unprocessed, never reaching the server (what DynamoDB does when a partition is busy);
+ * - `delay`: forward it `delayMs` late (a slow link), so requests sent after it can overtake it.
  */
-export type Fault = "throttle" | "expired" | "error500" | "drop" | "dropAfterForward" | "error500AfterForward";
+export type Fault =
+  | "throttle"
+  | "expired"
+  | "error500"
+  | "drop"
+  | "dropAfterForward"
+  | "error500AfterForward"
+  | "unprocessed"
+  | "delay";
 
 export interface Rule {
   readonly match: (request: SeenRequest) => boolean;
   readonly fault: Fault;
   /** How many matching requests get the fault (default: all). */
   readonly times?: number;
+  /** For `delay`: how long, in ms (default 500). */
+  readonly delayMs?: number;
 }
 
 interface ActiveRule extends Rule {
@@ -115,6 +128,12 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
+    if (fault === "delay") await new Promise((resolve) => setTimeout(resolve, rule?.delayMs ?? 500));
+    if (fault === "unprocessed") {
+      const left = seen.operation === "BatchGetItem" ? "UnprocessedKeys" : "UnprocessedItems";
+      answer(res, 200, { ...(left === "UnprocessedKeys" ? { Responses: {} } : {}), [left]: body.RequestItems ?? {} });
+      return;
+    }
     const injected = fault === undefined ? undefined : ERRORS[fault];
     if (injected && fault !== "error500AfterForward") {
       answerError(res, injected);
@@ -173,8 +192,12 @@ export class FaultProxy {
 }
 
 function answerError(res: ServerResponse, error: { status: number; type: string; message: string }): void {
-  const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${error.type}`, message: error.message });
-  res.writeHead(error.status, {
+  answer(res, error.status, { __type: `com.amazonaws.dynamodb.v20120810#${error.type}`, message: error.message });
+}
+
+function answer(res: ServerResponse, status: number, json: unknown): void {
+  const body = JSON.stringify(json);
+  res.writeHead(status, {
     "content-type": "application/x-amz-json-1.0",
     "content-length": String(Buffer.byteLength(body)),
     "x-amzn-requestid": "tidemark-fault-proxy",

@@ -34,6 +34,7 @@ export {
   solanaBody,
   stellarBody,
 } from "./model/entry.js";
+export { globalHistorySlot, orderingKeyOfSlot } from "./model/global-history.js";
 export { ledgerFromPointer, slotFromPointer, solanaPointer, stellarPointer } from "./model/pointer.js";
 export {
   type CompiledInstructionView,

@@ -1,6 +1,14 @@
 import { DoubleInsertError } from "@tidemark/core";
 import { describe, expect, it } from "vitest";
-import { createSolanaEntry, createStellarEntry, KinVersion, kinHistoryCodec, solanaBody } from "../src/index.js";
+import {
+  createSolanaEntry,
+  createStellarEntry,
+  globalHistorySlot,
+  KinVersion,
+  kinHistoryCodec,
+  orderingKeyOfSlot,
+  solanaBody,
+} from "../src/index.js";
 
 const transaction = Uint8Array.from({ length: 120 }, (_, i) => i);
 const solana = (changes: { slot?: bigint; confirmed?: boolean; transaction?: Uint8Array; error?: string } = {}) => {
@@ -47,5 +55,24 @@ describe("agora's double-insert rules in the Kin codec", () => {
     expect(() => reconcile(solana(), solana({ transaction: Uint8Array.of(9) }))).toThrow(/transaction bytes/);
     expect(() => reconcile(solana({ error: "a" }), solana({ error: "b" }))).toThrow(/transaction error/);
     expect(() => reconcile(solana({ error: "a" }), solana())).toThrow(DoubleInsertError);
+  });
+});
+
+describe("agora's global history helpers", () => {
+  it("bounds a slot's ordering keys as agora's OrderingKeyFromBlock does, around every entry of that slot", () => {
+    // A Kin4 ordering key: version, slot, then the first 8 bytes of the signature.
+    const key = Buffer.concat([orderingKeyOfSlot(77n, "first").subarray(0, 9), Buffer.from("a1b2c3d4e5f60718", "hex")]);
+    expect(Buffer.from(orderingKeyOfSlot(77n, "first")).toString("hex")).toBe(
+      `04${(77).toString(16).padStart(16, "0")}${"00".repeat(8)}`,
+    );
+    expect(Buffer.compare(orderingKeyOfSlot(77n, "first"), key)).toBeLessThanOrEqual(0);
+    expect(Buffer.compare(key, orderingKeyOfSlot(77n, "last"))).toBeLessThanOrEqual(0);
+    expect(Buffer.compare(orderingKeyOfSlot(76n, "last"), orderingKeyOfSlot(77n, "first"))).toBeLessThan(0);
+  });
+
+  it("lists only confirmed Solana entries in the global history, by slot", () => {
+    expect(globalHistorySlot(solana({ slot: 9n }))).toBe(9n);
+    expect(globalHistorySlot(solana({ slot: 9n, confirmed: false }))).toBeNull();
+    expect(globalHistorySlot(stellar(7))).toBeNull();
   });
 });

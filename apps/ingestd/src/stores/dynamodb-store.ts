@@ -1,4 +1,13 @@
-import type { Committer, DistributedLock } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
+import {
+  type Entry,
+  globalHistorySlot,
+  type KinVersion,
+  kinHistoryCodec,
+  ledgerFromPointer,
+  orderingKeyOfSlot,
+  slotFromPointer,
+} from "@tidemark/kin";
 import { InvalidConfigError } from "../config-error.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
@@ -13,6 +22,24 @@ interface DynamoDbModule {
     owner?: string;
   }) => DistributedLock;
   createTables(client: unknown, options: { commitsTable?: string; locksTable?: string }): Promise<void>;
+  createHistoryTables(client: unknown, options: HistoryTables): Promise<void>;
+  DynamoDbHistoryStore: new (
+    options: HistoryTables & {
+      client: unknown;
+      codec: HistoryCodec<Entry>;
+      committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+      globalHistory: (entry: Entry) => bigint | null;
+      blockOfPointer: (pointer: Pointer) => bigint;
+      orderingKeyOfBlock?: (block: bigint, edge: "first" | "last") => Uint8Array;
+    },
+  ) => HistoryStore<Entry>;
+}
+
+/** agora's history tables, renamed by URL parameters. */
+interface HistoryTables {
+  readonly table?: string;
+  readonly accountTable?: string;
+  readonly historyTable?: string;
 }
 
 interface AwsSdkModule {
@@ -24,13 +51,16 @@ export interface DynamoDbStoreSettings {
   readonly region?: string;
   readonly commitsTable?: string;
   readonly locksTable?: string;
+  readonly history: HistoryTables;
 }
 
 /**
  * `dynamodb:` (AWS, region and credentials from the environment) or
  * `dynamodb://HOST:PORT` (an endpoint such as DynamoDB Local), with optional
- * `?region=…&commits=…&locks=…` (defaults: agora's `tx-history-commits` and
- * `tx-history-locks`, so tidemark nodes can join a Go agora fleet).
+ * `?region=…&commits=…&locks=…&txByHash=…&txByAccount=…&txHistory=…`
+ * (defaults: agora's `tx-history-commits`, `tx-history-locks`, `tx-by-hash`,
+ * `tx-by-account` and `tx-history`, so tidemark nodes share a Go agora
+ * fleet's tables and agora's readers see what tidemark wrote).
  */
 export async function openDynamoDbStore(url: string, options: StoreOptions): Promise<Store> {
   const label = redactUrl(url);
@@ -88,10 +118,10 @@ export function parseDynamoDbUrl(url: string): DynamoDbStoreSettings {
   }
   const params = parsed.searchParams;
   for (const key of params.keys()) {
-    if (!["region", "commits", "locks", "tls"].includes(key)) {
+    if (!["region", "commits", "locks", "txByHash", "txByAccount", "txHistory", "tls"].includes(key)) {
       throw new InvalidConfigError(
         "--store",
-        `unknown DynamoDB URL parameter "${key}" (known: region, commits, locks, tls)`,
+        `unknown DynamoDB URL parameter "${key}" (known: region, commits, locks, txByHash, txByAccount, txHistory, tls)`,
       );
     }
   }
@@ -101,5 +131,10 @@ export function parseDynamoDbUrl(url: string): DynamoDbStoreSettings {
     ...(params.get("region") ? { region: params.get("region") as string } : {}),
     ...(params.get("commits") ? { commitsTable: params.get("commits") as string } : {}),
     ...(params.get("locks") ? { locksTable: params.get("locks") as string } : {}),
+    history: {
+      ...(params.get("txByHash") ? { table: params.get("txByHash") as string } : {}),
+      ...(params.get("txByAccount") ? { accountTable: params.get("txByAccount") as string } : {}),
+      ...(params.get("txHistory") ? { historyTable: params.get("txHistory") as string } : {}),
+    },
   };
 }
