@@ -19,5 +19,16 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
 });
-// Exit explicitly: idle keep-alive sockets of HTTP clients must not hold the process open.
+// Exit explicitly (idle keep-alive sockets of HTTP clients must not hold the process open), but only
+// once stdout and stderr have handed everything to the pipe: exiting earlier loses the tail of a
+// long `--json` listing read through a pipe.
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
 process.exit(code);
+
+/** Resolves once everything written to `stream` so far has been flushed. */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write("", () => resolve());
+  });
+}

@@ -20,11 +20,14 @@ afterAll(async () => {
   await Promise.all([dynamodb?.close(), mongo?.close()]);
 });
 
-/** The transaction ids `history blocks` prints for a store, in its order. */
+/** What `history blocks` prints for a store, in its order: `slot/txId` per transaction. */
 async function readHistory(args: string[], env: NodeJS.ProcessEnv): Promise<string[]> {
   const reader = await runToEnd(["history", "blocks", ...args, "--json"], dir, env);
   expect(reader.code, reader.stderr).toBe(0);
-  return reader.stdout.map((line) => (line as LogLine & { txId: string }).txId);
+  return reader.stdout.map((line) => {
+    const view = line as LogLine & { txId: string; slot: string };
+    return `${view.slot}/${view.txId}`;
+  });
 }
 
 /**
@@ -73,7 +76,14 @@ async function failover(store: string, env: NodeJS.ProcessEnv = {}) {
     const expected = await readHistory([...blocks, "--store", `sqlite:${reference}`], {});
     expect(expected.length, "transactions in the range").toBeGreaterThan(0);
     expect(new Set(fleet).size, "each transaction once").toBe(fleet.length);
-    expect(fleet, "the fleet's shared history").toEqual(expected);
+    const missing = expected.filter((tx) => !fleet.includes(tx));
+    const extra = fleet.filter((tx) => !expected.includes(tx));
+    const slots = (list: string[]) => [list[0]?.split("/")[0], list.at(-1)?.split("/")[0], list.length];
+    expect(
+      { missing, extra },
+      `transactions the fleet's history lacks or adds; range ${from}..${until}, fleet ${slots(fleet)}, one node ${slots(expected)}`,
+    ).toEqual({ missing: [], extra: [] });
+    expect(fleet, "the fleet's shared history, in order").toEqual(expected);
   } finally {
     simulator.child.kill("SIGTERM");
     await simulator.exited;

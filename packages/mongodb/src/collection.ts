@@ -11,19 +11,19 @@ export interface StoredDocument extends Document {
   _id: string | { tokenOf: string };
 }
 
-export interface ResolvedCollection {
-  readonly collection: Collection<StoredDocument>;
+export interface ResolvedCollection<T extends Document = StoredDocument> {
+  readonly collection: Collection<T>;
   /** `database.collection`, for messages. */
   readonly namespace: string;
   readonly target: MongoTarget;
 }
 
 /** Checks the shared options and opens the collection with the adapter's concerns and decoding settings. */
-export function resolveCollection(
+export function resolveCollection<T extends Document = StoredDocument>(
   options: MongoConnectionOptions,
   collectionName: string,
   component: string,
-): ResolvedCollection {
+): ResolvedCollection<T> {
   const client = options?.client;
   if (client == null || typeof client.db !== "function") {
     throw new InvalidArgumentError(`mongodb ${component}: client must be a MongoClient`);
@@ -31,7 +31,7 @@ export function resolveCollection(
   const database = options.database ?? client.options?.dbName ?? "test";
   checkName(component, "database", database);
   checkName(component, "collection", collectionName);
-  const collection = client.db(database).collection<StoredDocument>(collectionName, {
+  const collection = client.db(database).collection<T>(collectionName, {
     writeConcern: options.writeConcern ?? { w: "majority" },
     readConcern: { level: options.readConcern ?? "majority" },
     // Whatever the application set on its client, decode the way this adapter reads:

@@ -1,4 +1,4 @@
-import type { LeaseLockOptions } from "@tidemark/core";
+import type { HistoryCodec, LeaseLockOptions, Pointer } from "@tidemark/core";
 import type { MongoClient, ReadConcernLevel, WriteConcernSettings } from "mongodb";
 
 /** What the committer and the lock share: where the documents live. */
@@ -34,4 +34,34 @@ export interface MongoLockOptions extends LeaseLockOptions, MongoConnectionOptio
    * Never drop it while a fleet runs: the fencing tokens live there.
    */
   readonly collection?: string;
+}
+
+export interface MongoHistoryStoreOptions<E> extends MongoConnectionOptions {
+  /** Tells the store how to identify, index and serialise entries (e.g. `kinHistoryCodec` from `@tidemark/kin`). */
+  readonly codec: HistoryCodec<E>;
+  /**
+   * The ingestor whose entries this store writes and reads (e.g. `history_KIN4`): the
+   * first half of every document's `_id`, so several ingestors can share the collection.
+   */
+  readonly ingestor: string;
+  /**
+   * The committed pointer of `ingestor`, read before every read: only entries whose
+   * block is at or below it are returned. Usually a committer's `latest`, e.g.
+   * `(signal) => committer.latest("history_KIN4", { signal })`.
+   */
+  readonly committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /** The collection of entries, one document per transaction (default `tidemark_history`). */
+  readonly collection?: string;
+  /**
+   * Create the two secondary indexes on first use (default true); both are idempotent.
+   * Turn it off when the application's user may not create indexes, and create
+   * them ahead of time (see the README).
+   */
+  readonly createIndexes?: boolean;
+  /**
+   * Most documents per insert command (default 100). The writes of one turn of the
+   * event loop beyond it go out as several commands at once, so that blocks written
+   * concurrently keep their parallelism.
+   */
+  readonly batchSize?: number;
 }

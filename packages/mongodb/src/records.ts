@@ -82,7 +82,7 @@ function decodeToken(value: unknown, field: string, where: string): bigint | nul
 }
 
 // By `_bsontype`, not instanceof: documents may come from another copy of the bson library.
-function isBsonType(value: unknown, type: string): boolean {
+export function isBsonType(value: unknown, type: string): boolean {
   return typeof value === "object" && value !== null && (value as { _bsontype?: unknown })._bsontype === type;
 }
 
@@ -90,7 +90,8 @@ function corrupt(where: string, field: string, value: unknown, expected: string)
   return new CorruptRecordError(`mongodb: ${where} is corrupt: ${field} is ${describe(value)}, expected ${expected}`);
 }
 
-function describe(value: unknown): string {
+/** A stored value's type for a message, never its contents (beyond 40 characters of a string). */
+export function describe(value: unknown): string {
   if (value === undefined) return "missing";
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";

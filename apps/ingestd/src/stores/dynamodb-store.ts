@@ -93,11 +93,28 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
       locks.push(lock);
       return lock;
     },
-    init: () =>
-      dynamodb.createTables(client, {
+    openHistory(ingestor, committed) {
+      // agora's tx-history lists confirmed Kin4 entries by slot; Kin2/Kin3 entries are found by id and account only.
+      const solana = ingestor === "history_KIN4";
+      return new dynamodb.DynamoDbHistoryStore({
+        client,
+        codec: kinHistoryCodec,
+        committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
+        globalHistory: solana ? globalHistorySlot : () => null,
+        blockOfPointer: solana
+          ? slotFromPointer
+          : (pointer) => BigInt(ledgerFromPointer(pointer, pointer[0] as KinVersion)),
+        ...(solana ? { orderingKeyOfBlock: orderingKeyOfSlot } : {}),
+        ...settings.history,
+      });
+    },
+    init: async () => {
+      await dynamodb.createTables(client, {
         ...(settings.commitsTable ? { commitsTable: settings.commitsTable } : {}),
         ...(settings.locksTable ? { locksTable: settings.locksTable } : {}),
-      }),
+      });
+      await dynamodb.createHistoryTables(client, settings.history);
+    },
     async close() {
       for (const lock of locks) await lock.close();
       await committer.close();

@@ -1,4 +1,5 @@
-import type { Committer, DistributedLock } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
+import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -11,6 +12,13 @@ interface MongoAdapterModule {
     leaseMs?: number;
     owner?: string;
   }) => DistributedLock;
+  MongoHistoryStore: new (options: {
+    client: unknown;
+    database?: string;
+    codec: HistoryCodec<Entry>;
+    ingestor: string;
+    committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  }) => HistoryStore<Entry> & { ensureIndexes(): Promise<void> };
 }
 
 interface MongoDriverModule {
@@ -46,6 +54,14 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
       locks.push(lock);
       return lock;
     },
+    openHistory: (ingestor, committed) =>
+      new adapter.MongoHistoryStore({
+        client,
+        ...(database ? { database } : {}),
+        codec: kinHistoryCodec,
+        ingestor,
+        committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
+      }),
     async close() {
       for (const lock of locks) await lock.close();
       await committer.close();
