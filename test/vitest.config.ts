@@ -6,7 +6,7 @@ export default defineProject({
   test: {
     name: "repo",
     // Its place in the one-project-at-a-time schedule of the root vitest.config.ts.
-    sequence: { groupOrder: 10 },
+    sequence: { groupOrder: 11 },
     include: ["**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -4,7 +4,7 @@ export default defineProject({
   test: {
     name: "ingestd",
     // Its place in the one-project-at-a-time schedule of the root vitest.config.ts.
-    sequence: { groupOrder: 9 },
+    sequence: { groupOrder: 10 },
     include: ["test/**/*.test.ts"],
     // The tests run the built CLI as child processes and measure lock hand-overs.
     fileParallelism: false,

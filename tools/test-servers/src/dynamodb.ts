@@ -10,6 +10,11 @@ export interface DynamoDbLocalOptions {
   readonly jvmArgs?: readonly string[];
   /** How long to wait for the server to answer, in ms (default 60 000: a cold JVM on a loaded machine is slow). */
   readonly startTimeoutMs?: number;
+  /**
+   * Keep the tables in a file of the server's directory instead of in memory,
+   * so they survive `stop()` and `start()` (a restart) (default false).
+   */
+  readonly persistent?: boolean;
 }
 
 /** Amazon DynamoDB Local, in memory, on a free port. */
@@ -17,9 +22,9 @@ export interface DynamoDbLocalTestServer extends AsyncDisposable {
   /** e.g. `http://127.0.0.1:41234`; any region and any credentials work against it. */
   readonly endpoint: string;
   readonly server: TestServer;
-  /** Stops it (`SIGKILL` to simulate a crash); in memory, so its tables are gone. */
+  /** Stops it (`SIGKILL` to simulate a crash); in memory, its tables are gone, unless `persistent`. */
   stop(options?: StopOptions): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or with its tables when `persistent`. */
   start(): Promise<void>;
   /** Stops it and removes its directory. */
   close(): Promise<void>;
@@ -42,12 +47,12 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     installHint:
       "DynamoDB Local needs Java 17+: `apt-get install -y openjdk-17-jre-headless`, or point the tests at a server with DYNAMODB_ENDPOINT",
     startTimeoutMs: options.startTimeoutMs ?? 60_000,
-    args: ({ ports: [port] }) => [
+    args: ({ ports: [port], dir }) => [
       `-Djava.library.path=${join(home, "DynamoDBLocal_lib")}`,
       ...(options.jvmArgs ?? []),
       "-jar",
       join(home, "DynamoDBLocal.jar"),
-      "-inMemory",
+      ...(options.persistent ? ["-dbPath", dir] : ["-inMemory"]),
       "-sharedDb",
       "-disableTelemetry",
       "-port",

@@ -6,5 +6,6 @@ export {
   mongoJavaServerClasspath,
   startMongoJavaServer,
 } from "./mongo.js";
+export { type PostgresServerOptions, type PostgresTestServer, startPostgres } from "./postgres.js";
 export { freePorts, type ServerContext, type ServerSpec, type StopOptions, TestServer } from "./server.js";
 export { TcpFaultProxy } from "./tcp-fault-proxy.js";

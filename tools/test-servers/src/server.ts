@@ -34,6 +34,16 @@ export interface ServerSpec {
   readonly startTimeoutMs?: number;
   /** How long a graceful stop may take before the group is killed, in ms (default 10 000). */
   readonly stopTimeoutMs?: number;
+  /**
+   * The signal of a graceful stop, sent to the server process alone when set
+   * (default: `SIGTERM` to the whole group). For servers whose leader shuts
+   * its children down itself: PostgreSQL's fast shutdown is `SIGINT` to the postmaster.
+   */
+  readonly stopSignal?: NodeJS.Signals;
+  /** Runs once in the new directory before the first start (e.g. `initdb`). */
+  readonly prepare?: (dir: string) => Promise<void>;
+  /** Runs the server as this user (needs root), e.g. servers that refuse to run as root. */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 export interface StopOptions {
@@ -72,6 +82,12 @@ export class TestServer implements AsyncDisposable {
   /** Reserves ports and a directory, starts the server and waits until it answers; throws with its output if it cannot. */
   static async start(spec: ServerSpec): Promise<TestServer> {
     const dir = await mkdtemp(join(tmpdir(), `tidemark-${spec.name}-`));
+    try {
+      await spec.prepare?.(dir);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
     let lastError: unknown;
     // Another process may grab a reserved port before the server binds it: try fresh ports a few times.
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -112,6 +128,7 @@ export class TestServer implements AsyncDisposable {
       detached: true,
       env: { ...inheritedEnv(spec.dropEnv), ...spec.env },
       stdio: ["ignore", "pipe", "pipe"],
+      ...(spec.user === undefined ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
     this.#child = child;
     running.add(this);
@@ -159,7 +176,9 @@ export class TestServer implements AsyncDisposable {
   async stop(options: StopOptions = {}): Promise<void> {
     const child = this.#child;
     if (child === null) return;
-    killGroup(child, options.signal ?? "SIGTERM");
+    const signal = options.signal ?? "SIGTERM";
+    if (signal === "SIGTERM" && this.spec.stopSignal !== undefined) killLeader(child, this.spec.stopSignal);
+    else killGroup(child, signal);
     const timeoutMs = this.spec.stopTimeoutMs ?? 10_000;
     const timer = new AbortController();
     const stopped = await Promise.race([
@@ -231,6 +250,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // The group is already gone.
+  }
+}
+
+function killLeader(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Already gone.
   }
 }
 
