@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the servers the adapter test suites start themselves: etcd (Debian etcd-server), a Java >= 17
+# Installs the servers the adapter test suites start themselves: etcd (Debian etcd-server), PostgreSQL
+# (Debian postgresql; the suite runs initdb itself, so the cluster the package creates is not used), a Java >= 17
 # JDK (DynamoDB Local runs on it; the mongo-java-server launcher is compiled with javac) with Maven, and
 # mongo-java-server's jars from Maven Central. Idempotent: does nothing when all are already present.
 set -euo pipefail
@@ -14,6 +15,8 @@ pkgs=()
 command -v etcd >/dev/null 2>&1 || pkgs+=(etcd-server)
 { [ "$(java_major)" -ge 17 ] && command -v javac >/dev/null 2>&1; } || pkgs+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
+# PostgreSQL's server binaries live under /usr/lib/postgresql/<version>/bin, not on PATH.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || pkgs+=(postgresql)
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
@@ -41,7 +44,9 @@ fi
 # mongo-java-server 1.47.0 (memory and H2 backends) into ~/.cache/tidemark, and its small launcher.
 bash "$(dirname "${BASH_SOURCE[0]}")/../tools/test-servers/scripts/install-mongo-java-server.sh"
 
-# The suites start their own etcd / DynamoDB Local / mongo-java-server on free ports; nothing is started here.
+# The suites start their own etcd / DynamoDB Local / mongo-java-server / PostgreSQL on free ports; nothing is started here.
 command -v etcd >/dev/null 2>&1 || { echo "install-test-servers: etcd is still not on PATH" >&2; exit 1; }
 [ "$(java_major)" -ge 17 ] || { echo "install-test-servers: java on PATH is not 17+ (update-alternatives?)" >&2; exit 1; }
-echo "install-test-servers: etcd $(etcd --version | sed -n 's/^etcd Version: //p'), java $(java_major)"
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || { echo "install-test-servers: no /usr/lib/postgresql/*/bin/postgres after installing postgresql" >&2; exit 1; }
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
+echo "install-test-servers: etcd $(etcd --version | sed -n 's/^etcd Version: //p'), java $(java_major), $("$pg_bin/postgres" --version)"
