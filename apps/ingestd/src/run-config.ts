@@ -210,10 +210,11 @@ function optionalUrl(source: Source | undefined): string | undefined {
 function storeUrl(source: Source | undefined): string | undefined {
   if (source === undefined) return undefined;
   const text = nonEmpty(source);
-  if (!/^(sqlite:|etcd:|etcds:|dynamodb:|mongodb:|mongodb\+srv:)/.test(text)) {
+  if (!/^(sqlite:|etcd:|etcds:|dynamodb:|mongodb:|mongodb\+srv:|postgres:|postgresql:)/.test(text)) {
     throw new InvalidConfigError(
       source.name,
-      `unknown store "${text}": use sqlite:PATH, etcd://HOST:PORT, dynamodb:[//ENDPOINT] or mongodb://…`,
+      // Only the scheme: the rest of a URL may hold a password.
+      `unknown store kind "${text.split(":")[0]}": use sqlite:PATH, etcd://HOST:PORT, dynamodb:[//ENDPOINT], mongodb://… or postgres://…`,
     );
   }
   if (text.startsWith("sqlite:")) return sqliteUrl(source);
@@ -230,7 +231,7 @@ function historyUrl(source: Source): string {
   if (!keepsHistory(url)) {
     throw new InvalidConfigError(
       source.name,
-      "etcd keeps commits and locks only, not history: use dynamodb:…, mongodb://… or sqlite:PATH",
+      "etcd keeps commits and locks only, not history: use postgres://…, dynamodb:…, mongodb://… or sqlite:PATH",
     );
   }
   return url;
@@ -242,7 +243,7 @@ export function requireHistory(config: RunConfig): string {
   throw new InvalidConfigError(
     "--history",
     "the --store keeps commits and locks only, and history needs a store every node and reader shares: " +
-      "give --history dynamodb:… or --history mongodb://…, or --history sqlite:PATH to keep it on this machine",
+      "give --history postgres://…, dynamodb:… or mongodb://…, or --history sqlite:PATH to keep it on this machine",
   );
 }
 

@@ -2,8 +2,10 @@ import { join } from "node:path";
 import {
   type DynamoDbLocalTestServer,
   type MongoJavaTestServer,
+  type PostgresTestServer,
   startDynamoDbLocal,
   startMongoJavaServer,
+  startPostgres,
 } from "@tidemark/test-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cli, committed, type LogLine, runToEnd, workdir } from "./cli-process.js";
@@ -11,13 +13,14 @@ import { Cli, committed, type LogLine, runToEnd, workdir } from "./cli-process.j
 const dir = workdir();
 let dynamodb: DynamoDbLocalTestServer;
 let mongo: MongoJavaTestServer;
+let postgres: PostgresTestServer;
 const aws = { AWS_ACCESS_KEY_ID: "tidemark", AWS_SECRET_ACCESS_KEY: "tidemark", AWS_REGION: "us-east-1" };
 
 beforeAll(async () => {
-  [dynamodb, mongo] = await Promise.all([startDynamoDbLocal(), startMongoJavaServer()]);
+  [dynamodb, mongo, postgres] = await Promise.all([startDynamoDbLocal(), startMongoJavaServer(), startPostgres()]);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all([dynamodb?.close(), mongo?.close()]);
+  await Promise.all([dynamodb?.close(), mongo?.close(), postgres?.close()]);
 });
 
 /** What `history blocks` prints for a store, in its order: `slot/txId` per transaction. */
@@ -100,6 +103,12 @@ describe("one history for the whole fleet", () => {
 
   it("MongoDB: three nodes, the leader killed, a reader sees every transaction once", async () => {
     await failover(`mongodb://${new URL(mongo.uri).host}/shared_history`);
+  }, 180_000);
+
+  it("PostgreSQL: three nodes, the leader killed, a reader sees every transaction once", async () => {
+    const init = await runToEnd(["store", "init", "--store", postgres.url], dir, {});
+    expect(init.code, init.stderr).toBe(0);
+    await failover(postgres.url);
   }, 180_000);
 
   it("refuses to run on etcd without --history, saying history needs a shared store", async () => {

@@ -18,6 +18,7 @@ import {
   encodeEntry,
   kinHistoryCodec,
   orderingKey,
+  orderingKeyOfSlot,
   solanaBody,
   solanaPointer,
   stellarPointer,
@@ -25,7 +26,7 @@ import {
 } from "@tidemark/kin";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHistoryTables, DynamoDbHistoryStore } from "../src/index.js";
-import { kinGlobalHistory, orderingKeyOfSlot, solanaEntry, stellarEntry, transferTransaction } from "./kin-entries.js";
+import { kinGlobalHistory, solanaEntry, stellarEntry, transferTransaction } from "./kin-entries.js";
 import { newClient } from "./support.js";
 
 let client: DynamoDBClient;

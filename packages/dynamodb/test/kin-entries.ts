@@ -6,7 +6,9 @@ import {
   createSolanaEntry,
   createStellarEntry,
   type Entry,
+  globalHistorySlot,
   KinVersion,
+  orderingKeyOfSlot,
   slotFromPointer,
   solanaBody,
   TOKEN_PROGRAM_ADDRESS,
@@ -84,20 +86,9 @@ function bytesOf(base64: string): Uint8Array {
   return new Uint8Array(Buffer.from(base64, "base64"));
 }
 
-/** agora's `OrderingKeyFromBlock`: version byte 4, the slot, then zeros (first) or 0xff (last). */
-export function orderingKeyOfSlot(slot: bigint, edge: "first" | "last"): Uint8Array {
-  const key = new Uint8Array(17);
-  key[0] = KinVersion.KIN4;
-  const view = new DataView(key.buffer);
-  view.setBigUint64(1, slot);
-  if (edge === "last") view.setBigUint64(9, 0xffff_ffff_ffff_ffffn);
-  return key;
-}
-
 /** The store options that make the global history agora's: confirmed Solana entries, by slot. */
 export const kinGlobalHistory = {
-  globalHistory: (entry: Entry): bigint | null =>
-    entry.kind.case === "solana" && entry.kind.value.confirmed ? entry.kind.value.slot : null,
+  globalHistory: globalHistorySlot,
   blockOfPointer: (pointer: Pointer): bigint => slotFromPointer(pointer),
   orderingKeyOfBlock: orderingKeyOfSlot,
 };

@@ -9,6 +9,7 @@ import {
   slotFromPointer,
 } from "@tidemark/kin";
 import { InvalidConfigError } from "../config-error.js";
+import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -76,23 +77,19 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
     client,
     ...(settings.commitsTable ? { table: settings.commitsTable } : {}),
   });
-  const locks: DistributedLock[] = [];
+  const { createLock, closeLocks } = lockRegistry(
+    options,
+    (lock) =>
+      new dynamodb.DynamoDbLock({
+        client,
+        ...(settings.locksTable ? { table: settings.locksTable } : {}),
+        ...lock,
+      }),
+  );
   return {
     label,
     committer,
-    createLock(key, { leaseMs, owner }) {
-      const ms = leaseMs ?? options.leaseMs;
-      const lock = new dynamodb.DynamoDbLock({
-        client,
-        key,
-        owner,
-        ...(settings.locksTable ? { table: settings.locksTable } : {}),
-        // The heartbeat follows as a third of it, agora's ratio.
-        ...(ms ? { leaseMs: ms } : {}),
-      });
-      locks.push(lock);
-      return lock;
-    },
+    createLock,
     openHistory(ingestor, committed) {
       // agora's tx-history lists confirmed Kin4 entries by slot; Kin2/Kin3 entries are found by id and account only.
       const solana = ingestor === "history_KIN4";
@@ -116,7 +113,7 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
       await dynamodb.createHistoryTables(client, settings.history);
     },
     async close() {
-      for (const lock of locks) await lock.close();
+      await closeLocks();
       await committer.close();
       client.destroy();
     },

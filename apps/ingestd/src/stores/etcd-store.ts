@@ -1,5 +1,6 @@
 import type { Committer, DistributedLock } from "@tidemark/core";
 import { InvalidConfigError } from "../config-error.js";
+import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -25,23 +26,20 @@ export async function openEtcdStore(url: string, options: StoreOptions): Promise
   const etcd = await importAdapter<EtcdModule>("@tidemark/etcd", label);
   const client = etcd.createEtcdClient({ hosts, ...(auth ? { auth } : {}) });
   const committer = new etcd.EtcdCommitter({ client });
-  const locks: { close(): Promise<void> }[] = [];
+  const { createLock, closeLocks } = lockRegistry(
+    options,
+    (settings) =>
+      new etcd.EtcdLock({
+        client,
+        ...settings,
+      }),
+  );
   return {
     label,
     committer,
-    createLock(key, { leaseMs, owner }) {
-      const ms = leaseMs ?? options.leaseMs;
-      const lock = new etcd.EtcdLock({
-        client,
-        key,
-        owner,
-        ...(ms ? { leaseMs: ms } : {}),
-      });
-      locks.push(lock);
-      return lock;
-    },
+    createLock,
     async close() {
-      for (const lock of locks) await lock.close();
+      await closeLocks();
       await committer.close();
       client.close();
     },

@@ -1,5 +1,6 @@
 import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
 import { type Entry, kinHistoryCodec } from "@tidemark/kin";
+import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
@@ -38,22 +39,19 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
   const client = new driver.MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
   const database = new URL(url.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1) || undefined;
   const committer = new adapter.MongoCommitter({ client, ...(database ? { database } : {}) });
-  const locks: DistributedLock[] = [];
+  const { createLock, closeLocks } = lockRegistry(
+    options,
+    (settings) =>
+      new adapter.MongoLock({
+        client,
+        ...(database ? { database } : {}),
+        ...settings,
+      }),
+  );
   return {
     label,
     committer,
-    createLock(key, { leaseMs, owner }) {
-      const ms = leaseMs ?? options.leaseMs;
-      const lock = new adapter.MongoLock({
-        client,
-        key,
-        owner,
-        ...(database ? { database } : {}),
-        ...(ms ? { leaseMs: ms } : {}),
-      });
-      locks.push(lock);
-      return lock;
-    },
+    createLock,
     openHistory: (ingestor, committed) =>
       new adapter.MongoHistoryStore({
         client,
@@ -63,7 +61,7 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
         committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
       }),
     async close() {
-      for (const lock of locks) await lock.close();
+      await closeLocks();
       await committer.close();
       await client.close();
     },
