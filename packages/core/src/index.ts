@@ -56,6 +56,7 @@ export {
 } from "./pointer.js";
 export type { Result, ResultQueue } from "./result.js";
 export { type RunOptions, run } from "./run.js";
+export { PendingWrite, TurnBatcher, type TurnBatcherOptions } from "./turn-batcher.js";
 export type {
   AccountHistoryQuery,
   HistoryCodec,

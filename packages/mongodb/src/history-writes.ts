@@ -3,7 +3,9 @@ import {
   DoubleInsertError,
   type HistoryCodec,
   isTidemarkError,
+  type PendingWrite,
   reconcileEntries,
+  TurnBatcher,
 } from "@tidemark/core";
 import type { Collection } from "mongodb";
 import { isDuplicateKey, type MongoTarget, mongoCall } from "./errors.js";
@@ -21,47 +23,14 @@ export interface HistoryWriterContext<E> {
   readonly batchSize: number;
 }
 
+/** What one write asks for: the entry and the document it becomes. */
+interface Write<E> {
+  readonly entry: E;
+  readonly document: HistoryDocument;
+}
+
 /** How often one write may find its stored version changed under it before it gives up (and `run` retries it). */
 const MAX_ROUNDS = 10;
-
-/** One write waiting for its batch: it settles once, by its batch or by its signal. */
-class PendingWrite<E> {
-  settled = false;
-  readonly #resolve: () => void;
-  readonly #reject: (error: unknown) => void;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort: () => void;
-
-  constructor(
-    readonly entry: E,
-    readonly document: HistoryDocument,
-    signal: AbortSignal | undefined,
-    resolve: () => void,
-    reject: (error: unknown) => void,
-  ) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#signal = signal;
-    // Aborted before its batch is sent, it is never sent; aborted later, it stops waiting (the write may land).
-    this.#onAbort = () => this.fail(signal?.reason);
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  done(): void {
-    if (this.#settle()) this.#resolve();
-  }
-
-  fail(error: unknown): void {
-    if (this.#settle()) this.#reject(error);
-  }
-
-  #settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    return true;
-  }
-}
 
 /**
  * Batches the writes of one turn of the event loop into unordered
@@ -71,44 +40,38 @@ class PendingWrite<E> {
  */
 export class HistoryWriter<E> {
   readonly #context: HistoryWriterContext<E>;
-  readonly #pending: PendingWrite<E>[] = [];
-  readonly #inFlight = new Set<Promise<void>>();
-  #scheduled: NodeJS.Immediate | null = null;
+  readonly #batcher: TurnBatcher<Write<E>>;
 
   constructor(context: HistoryWriterContext<E>) {
     this.#context = context;
+    this.#batcher = new TurnBatcher<Write<E>>({
+      send: (batch) => this.#send(batch),
+      // Several commands at once rather than one long one: writers that resumed in the same turn
+      // (blocks written concurrently) keep their parallelism.
+      split: function* (writes) {
+        for (let start = 0; start < writes.length; start += context.batchSize) {
+          yield writes.slice(start, start + context.batchSize);
+        }
+      },
+    });
   }
 
   write(entry: E, document: HistoryDocument, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push(new PendingWrite(entry, document, signal, resolve, reject));
-      this.#scheduled ??= setImmediate(() => this.flush());
-    });
+    return this.#batcher.submit({ entry, document }, signal);
   }
 
   /** Sends what is pending now, without waiting for the end of the turn. */
   flush(): void {
-    if (this.#scheduled !== null) clearImmediate(this.#scheduled);
-    this.#scheduled = null;
-    const pending = this.#pending.splice(0).filter((write) => !write.settled);
-    // Several commands at once rather than one long one: writers that resumed in the same turn
-    // (blocks written concurrently) keep their parallelism.
-    const { batchSize } = this.#context;
-    for (let start = 0; start < pending.length; start += batchSize) {
-      const sending = this.#send(pending.slice(start, start + batchSize));
-      this.#inFlight.add(sending);
-      void sending.finally(() => this.#inFlight.delete(sending));
-    }
+    this.#batcher.flush();
   }
 
   /** Sends what is pending and waits until every batch sent has settled. */
-  async drain(): Promise<void> {
-    this.flush();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  drain(): Promise<void> {
+    return this.#batcher.drain();
   }
 
   /** Never rejects: every write of the batch is settled. */
-  async #send(taken: PendingWrite<E>[]): Promise<void> {
+  async #send(taken: PendingWrite<Write<E>>[]): Promise<void> {
     const { collection, namespace, target } = this.#context;
     let batch = taken;
     try {
@@ -119,7 +82,7 @@ export class HistoryWriter<E> {
       await mongoCall(`inserting ${batch.length} history entries into ${namespace}`, target, undefined, () =>
         collection
           .insertMany(
-            batch.map((write) => write.document),
+            batch.map((write) => write.value.document),
             { ordered: false },
           )
           .catch((error: unknown) => {
@@ -139,7 +102,7 @@ export class HistoryWriter<E> {
           if (refusal.code !== 11000) {
             return write.fail(
               new Error(
-                `mongodb: inserting history ${describeStored(write.document)} into ${namespace} failed: ${refusal.message}`,
+                `mongodb: inserting history ${describeStored(write.value.document)} into ${namespace} failed: ${refusal.message}`,
                 { cause: error },
               ),
             );
@@ -162,10 +125,10 @@ export class HistoryWriter<E> {
    * against this one. A replacement is conditional on the stored bytes, so a
    * concurrent writer's replacement is judged again instead of overwritten.
    */
-  async #settleDuplicate(write: PendingWrite<E>): Promise<void> {
+  async #settleDuplicate(write: PendingWrite<Write<E>>): Promise<void> {
     const { codec, collection, namespace, target } = this.#context;
-    const { _id } = write.document;
-    const what = `history ${describeStored(write.document)} in ${namespace}`;
+    const { _id } = write.value.document;
+    const what = `history ${describeStored(write.value.document)} in ${namespace}`;
     for (let round = 0; round < MAX_ROUNDS && !write.settled; round++) {
       const stored = await mongoCall(`reading ${what}`, target, undefined, () =>
         collection.findOne({ _id }, { projection: { entry: 1 } }),
@@ -173,7 +136,7 @@ export class HistoryWriter<E> {
       if (stored === null) {
         // Deleted since the duplicate-key error (an operator's cleanup): insert it again.
         try {
-          await mongoCall(`inserting ${what}`, target, undefined, () => collection.insertOne(write.document));
+          await mongoCall(`inserting ${what}`, target, undefined, () => collection.insertOne(write.value.document));
           return;
         } catch (error) {
           if (isDuplicateKey(error)) continue;
@@ -185,7 +148,7 @@ export class HistoryWriter<E> {
         verdict = reconcileEntries(
           codec,
           decodeHistoryEntry(codec, stored, namespace),
-          write.entry,
+          write.value.entry,
           `mongodb history store (${namespace})`,
         );
       } catch (error) {
@@ -194,7 +157,7 @@ export class HistoryWriter<E> {
       }
       if (verdict === "keep") return;
       const result = await mongoCall(`replacing ${what}`, target, undefined, () =>
-        collection.replaceOne({ _id, entry: stored.entry }, write.document),
+        collection.replaceOne({ _id, entry: stored.entry }, write.value.document),
       );
       if (result.matchedCount === 1) return;
     }

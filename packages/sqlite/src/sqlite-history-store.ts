@@ -7,8 +7,10 @@ import {
   type HistoryStore,
   InvalidArgumentError,
   isTidemarkError,
+  type PendingWrite,
   type Pointer,
   reconcileEntries,
+  TurnBatcher,
   type WriteOptions,
 } from "@tidemark/core";
 import {
@@ -44,7 +46,6 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
 
 interface PendingRow<E> {
   readonly value: E;
-  readonly signal: AbortSignal | undefined;
   readonly ingestor: string;
   readonly id: Uint8Array;
   readonly block: Uint8Array;
@@ -76,7 +77,7 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
   readonly #accountDesc: StatementSync;
   readonly #range: StatementSync;
   readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
-  readonly #pending: { row: PendingRow<E>; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #batcher = new TurnBatcher<PendingRow<E>>({ send: (batch) => this.#flush(batch) });
 
   constructor(options: SqliteHistoryStoreOptions<E>) {
     assertIngestorName(options.ingestor);
@@ -130,7 +131,6 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const row: PendingRow<E> = {
       value: entry,
-      signal: options.signal,
       ingestor: this.ingestor,
       id: this.#codec.transactionId(entry),
       block: this.#codec.block(entry),
@@ -138,23 +138,16 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
       entry: this.#codec.encode(entry),
       accounts: [...new Set(this.#codec.accounts(entry))],
     };
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ row, resolve, reject });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
-    });
+    return this.#batcher.submit(row, options.signal);
   }
 
-  #flush(): void {
-    const batch = this.#pending.splice(0);
-    if (batch.length === 0) return;
+  /** The turn's writes in one transaction; a write aborted meanwhile is left out. */
+  #flush(batch: PendingWrite<PendingRow<E>>[]): void {
     const refused = new Map<number, unknown>();
     try {
       immediateTransaction(this.#connection.db, () => {
-        for (const [i, { row }] of batch.entries()) {
-          if (row.signal?.aborted) {
-            refused.set(i, row.signal.reason);
-            continue;
-          }
+        for (const [i, { value: row, settled }] of batch.entries()) {
+          if (settled) continue;
           try {
             this.#store(row);
           } catch (error) {
@@ -166,12 +159,12 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
         }
       });
     } catch (error) {
-      for (const { reject } of batch) reject(error);
+      for (const write of batch) write.fail(error);
       return;
     }
-    for (const [i, { resolve, reject }] of batch.entries()) {
-      if (refused.has(i)) reject(refused.get(i));
-      else resolve();
+    for (const [i, write] of batch.entries()) {
+      if (refused.has(i)) write.fail(refused.get(i));
+      else write.done();
     }
   }
 
@@ -228,7 +221,7 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
   /** Writes what is pending, then closes the connection if this store opened it. Idempotent. */
   async close(): Promise<void> {
     if (this.#connection.closed) return;
-    this.#flush();
+    await this.#batcher.drain();
     this.#connection.close();
   }
 }
