@@ -138,6 +138,7 @@ const STORE_URLS: Record<string, string> = {
   etcd: "etcd://127.0.0.1:1",
   dynamodb: "dynamodb://127.0.0.1:1?region=us-east-1",
   mongodb: "mongodb://127.0.0.1:1/tidemark",
+  postgres: "postgres://tidemark:secret@127.0.0.1:1/tidemark",
 };
 
 describe("the tarballs in a plain npm project", () => {

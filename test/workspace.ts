@@ -52,6 +52,7 @@ export const ADAPTER_DRIVERS: Readonly<Record<string, string>> = {
   etcd: "etcd3",
   dynamodb: "@aws-sdk/client-dynamodb",
   mongodb: "mongodb",
+  postgres: "pg",
 };
 
 /**

@@ -46,9 +46,14 @@ try {
   for (const store of stores) {
     if (store.init) await finish(["store", "init", "--store", store.url], store.env);
     const startedAt = performance.now();
-    await finish(["run", "--rpc", served.rpc, "--store", store.url, ...range, "--status", "off", "--log-level", "warn"], store.env);
+    await finish(
+      ["run", "--rpc", served.rpc, "--store", store.url, ...range, "--status", "off", "--log-level", "warn"],
+      store.env,
+    );
     rates[store.name] = blocks / ((performance.now() - startedAt) / 1000);
-    console.log(`backfill_${store.name}: ${rates[store.name].toFixed(0)} blocks/s (${blocks} blocks, history in the same store)`);
+    console.log(
+      `backfill_${store.name}: ${rates[store.name].toFixed(0)} blocks/s (${blocks} blocks, history in the same store)`,
+    );
   }
   for (const name of ["dynamodb", "mongodb"]) {
     console.log(`backfill_${name}_vs_sqlite: ${(rates[name] / rates.sqlite).toFixed(2)} ratio`);

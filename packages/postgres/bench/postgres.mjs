@@ -118,24 +118,32 @@ async function failover(url, leaseMs) {
   const key = `failover-${Date.now().toString(36)}`;
   const ingestor = `failover-${Date.now().toString(36)}`;
   const script = fileURLToPath(import.meta.url);
+  // Every line is kept with the moment it arrived, so a wait never misses a line printed before it began.
   const start = (role) => {
     const child = spawn(process.execPath, [script, "node", role, url, key, ingestor, String(leaseMs)], {
       stdio: ["ignore", "pipe", "inherit"],
     });
-    const lines = createInterface({ input: child.stdout });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    return { child, lines, exited };
+    const node = { child, seen: [], waiters: new Set() };
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      node.seen.push({ line, at: performance.now() });
+      for (const waiter of node.waiters) waiter();
+    });
+    node.exited = new Promise((resolve) => child.once("exit", resolve));
+    return node;
   };
-  const waitFor = (node, word) =>
+  const waitFor = (node, word, after = 0) =>
     new Promise((resolve, reject) => {
-      const onLine = (line) => {
-        if (line.startsWith(word)) {
-          node.lines.off("line", onLine);
-          resolve(performance.now());
-        }
+      const check = () => {
+        const found = node.seen.find((entry) => entry.at >= after && entry.line.startsWith(word));
+        if (found === undefined) return;
+        node.waiters.delete(check);
+        resolve(found.at);
       };
-      node.lines.on("line", onLine);
-      node.exited.then(() => reject(new Error(`a node exited before "${word}"`)));
+      node.waiters.add(check);
+      check();
+      node.exited.then(() => {
+        if (node.waiters.delete(check)) reject(new Error(`a node exited before "${word}"`));
+      });
     });
   const holder = start("holder");
   const contender = start("contender");
@@ -144,10 +152,9 @@ async function failover(url, leaseMs) {
     await waitFor(contender, "waiting");
     // Let a few renewals and commits go by, as in a steady run.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const firstCommit = waitFor(contender, "committed");
     const killedAt = performance.now();
     holder.child.kill("SIGKILL");
-    return (await firstCommit) - killedAt;
+    return (await waitFor(contender, "committed", killedAt)) - killedAt;
   } finally {
     holder.child.kill("SIGKILL");
     contender.child.kill("SIGTERM");

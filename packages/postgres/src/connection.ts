@@ -18,7 +18,7 @@ export interface Connection {
 }
 
 export function connect(options: PostgresConnectionOptions, component: string): Connection {
-  if (options?.pool !== undefined) return { pool: options.pool, owned: false, label: "the given pool" };
+  if (options?.pool !== undefined) return { pool: options.pool, owned: false, label: describePool(options.pool) };
   if (typeof options?.connectionString !== "string" || options.connectionString.length === 0) {
     throw new InvalidArgumentError(`postgres ${component}: give either \`pool\` or \`connectionString\``);
   }
@@ -36,6 +36,18 @@ export function connect(options: PostgresConnectionOptions, component: string): 
 }
 
 const NOT_A_URL = "a connection string that is not a URL";
+
+/** Where a given pool connects, from its settings (`host:port/database`), never its credentials. */
+function describePool(pool: pg.Pool): string {
+  const settings = (
+    pool as { options?: { connectionString?: unknown; host?: unknown; port?: unknown; database?: unknown } }
+  ).options;
+  if (typeof settings?.connectionString === "string") return describeServer(settings.connectionString);
+  if (typeof settings?.host === "string") {
+    return `${settings.host}:${String(settings.port ?? 5432)}/${typeof settings.database === "string" ? settings.database : ""}`;
+  }
+  return "the given pool";
+}
 
 /** `host:port/database` of a connection string, never its user or password. */
 export function describeServer(connectionString: string): string {

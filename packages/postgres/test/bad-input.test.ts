@@ -1,5 +1,5 @@
 import { uniqueName } from "@tidemark/conformance";
-import { ConfigurationError, InvalidArgumentError, pointerFromNumber } from "@tidemark/core";
+import { ConfigurationError, CorruptRecordError, InvalidArgumentError, pointerFromNumber } from "@tidemark/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkSchema, createSchema, PostgresCommitter, PostgresLock } from "../src/index.js";
 import { openPool, rawLatest, url, urlWith } from "./support/postgres.js";
@@ -96,6 +96,11 @@ describe("bad input", () => {
     expect(error.message).toContain(
       `commit table "${schema}.commits" does not exist; create the schema with createSchema()`,
     );
+    // A pool given by the application is named by where it connects, without credentials.
+    const target = new URL(url);
+    expect(error.message).toContain(
+      `postgres committer on table "${schema}.commits" (${target.host}${target.pathname}):`,
+    );
     const lock = lockFor({ pool, table: `${schema}.locks` });
     expect((await failure(() => lock.lock(AbortSignal.timeout(10_000)))).message).toContain(
       `lock table "${schema}.locks" does not exist`,
@@ -166,5 +171,32 @@ describe("bad input", () => {
       await expect(createSchema(pool, { commitsTable: table })).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     expect(await rowsOf("tidemark_locks"), "the lock table survived").toBeGreaterThanOrEqual(0);
+  });
+
+  it("stored rows of the wrong shape: CorruptRecordError naming them, and they are left as they are", async () => {
+    const ingestor = uniqueName("empty-pointer");
+    await pool.query("INSERT INTO tidemark_commits (ingestor, latest) VALUES ($1, ''::bytea)", [ingestor]);
+    const committer = new PostgresCommitter({ pool });
+    for (const attempt of [
+      () => committer.latest(ingestor),
+      () => committer.commit(ingestor, pointerFromNumber(1), pointerFromNumber(2)),
+    ]) {
+      const error = await failure(attempt);
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      expect(error.message).toContain(`"latest" of ingestor "${ingestor}" is not a non-empty bytea`);
+    }
+    expect((await rawLatest(pool, ingestor))?.length).toBe(0);
+    const key = uniqueName("bad-lock-row");
+    await pool.query(
+      "INSERT INTO tidemark_locks (key, owner, version, lease_ms, token, released, expires_at) VALUES ($1, '', 'v', 1000, 1, false, now())",
+      [key],
+    );
+    const lock = lockFor({ pool, key });
+    const error = await failure(() => lock.lock(AbortSignal.timeout(10_000)));
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error.message).toContain(`row "${key}" is not a lock row tidemark wrote`);
+    await lock.close();
+    const { rows } = await pool.query("SELECT owner, version FROM tidemark_locks WHERE key = $1", [key]);
+    expect(rows).toEqual([{ owner: "", version: "v" }]);
   });
 });

@@ -5,7 +5,14 @@ import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
 
 interface PgModule {
-  default: { Pool: new (config: { connectionString: string }) => { end(): Promise<void> } };
+  default: {
+    Pool: new (config: {
+      connectionString: string;
+    }) => {
+      end(): Promise<void>;
+      on(event: "error", listener: (error: Error) => void): unknown;
+    };
+  };
 }
 
 interface PostgresModule {
@@ -33,6 +40,9 @@ export async function openPostgresStore(url: string, options: StoreOptions): Pro
   const pg = await importAdapter<PgModule>("pg", label);
   const adapter = await importAdapter<PostgresModule>("@tidemark/postgres", label);
   const pool = new pg.default.Pool({ connectionString: url });
+  // An idle connection dropped by the server (a restart) is reported on the pool; without a listener
+  // it would crash the process. The next query opens a new connection, and its failure is what counts.
+  pool.on("error", () => {});
   const committer = new adapter.PostgresCommitter({ pool });
   const { createLock, closeLocks } = lockRegistry(
     options,
