@@ -25,7 +25,7 @@ describe("bad configuration", () => {
     [["run", "--rpc", "not a url"], /--rpc: not a URL/],
     [["run", "--rpc", "ftp://x"], /--rpc: must be an http\(s\) URL/],
     [["run", "--metrics-port", "99999"], /--metrics-port: must be a TCP port/],
-    [["run", "--store", "postgres://db"], /--store: unknown store "postgres:\/\/db"/],
+    [["run", "--store", "redis://secret@db"], /--store: unknown store kind "redis"/],
     [["run", "--until", "abc"], /--until: must be a block number/],
     [["run", "--from", "10", "--until", "5"], /--until: must be after --from/],
     [["run", "--horizon", "http://127.0.0.1:1", "--chain", "kin2,kin3"], /separate Horizon servers/],
