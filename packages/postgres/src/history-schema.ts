@@ -3,6 +3,7 @@ import type pg from "pg";
 import { mapPgError } from "./errors.js";
 import { inTransaction } from "./history-transaction.js";
 import { quoteTable } from "./identifiers.js";
+import { type ExpectedTable, shapeProblem, TABLE_SHAPE_SQL, type TableShape } from "./table-shape.js";
 
 export const DEFAULT_HISTORY_TABLE = "tidemark_history";
 export const DEFAULT_HISTORY_ACCOUNT_TABLE = "tidemark_history_accounts";
@@ -15,18 +16,15 @@ export interface HistoryTableNames {
   readonly accountTable?: string;
 }
 
-interface ExpectedTable {
-  readonly columns: Readonly<Record<string, string>>;
-  readonly primaryKey: readonly string[];
-}
-
 // bytea compares as unsigned bytes with a shorter prefix first: exactly tidemark's pointer and
 // ordering-key order, so `block <= latest` and the cursors are plain comparisons.
 const ENTRY_TABLE: ExpectedTable = {
+  what: "table",
   columns: { ingestor: "text", tx_id: "bytea", block: "bytea", ordering_key: "bytea", entry: "bytea" },
   primaryKey: ["ingestor", "tx_id"],
 };
 const ACCOUNT_TABLE: ExpectedTable = {
+  what: "table",
   columns: { ingestor: "text", account: "text", ordering_key: "bytea", tx_id: "bytea" },
   primaryKey: ["ingestor", "account", "ordering_key", "tx_id"],
 };
@@ -103,21 +101,9 @@ async function checkTable(
   options: { missing?: "ok" } = {},
 ): Promise<void> {
   const subject = `postgres history store checking table "${name}"`;
-  let found: { columns: { name: string; type: string }[] | null; primary_key: string[] | null } | undefined;
+  let found: TableShape | undefined;
   try {
-    const result = await db.query(
-      `SELECT
-         (SELECT json_agg(json_build_object('name', attname, 'type', format_type(atttypid, atttypmod)))
-            FROM pg_attribute WHERE attrelid = t.oid AND attnum > 0 AND NOT attisdropped) AS columns,
-         (SELECT array_agg(a.attname::text ORDER BY k.ord)
-            FROM pg_index i
-            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-            WHERE i.indrelid = t.oid AND i.indisprimary) AS primary_key
-       FROM (SELECT to_regclass($1) AS oid) t WHERE t.oid IS NOT NULL`,
-      [quoted],
-    );
-    found = result.rows[0];
+    found = (await db.query<TableShape>(TABLE_SHAPE_SQL, [quoted])).rows[0];
   } catch (error) {
     throw mapPgError(error, subject);
   }
@@ -127,22 +113,6 @@ async function checkTable(
       `postgres history store: table "${name}" does not exist; create it with createHistorySchema() (or the SQL in the README)`,
     );
   }
-  const columns = new Map((found.columns ?? []).map((column) => [column.name, column.type]));
-  for (const [column, type] of Object.entries(expected.columns)) {
-    const actual = columns.get(column);
-    if (actual === undefined) {
-      throw new ConfigurationError(`postgres history store: table "${name}" has no column "${column}" (${type})`);
-    }
-    if (actual !== type) {
-      throw new ConfigurationError(
-        `postgres history store: column "${column}" of table "${name}" is ${actual}, expected ${type}`,
-      );
-    }
-  }
-  const primaryKey = found.primary_key ?? [];
-  if (primaryKey.join() !== expected.primaryKey.join()) {
-    throw new ConfigurationError(
-      `postgres history store: the primary key of table "${name}" is (${primaryKey.join(", ") || "none"}), expected (${expected.primaryKey.join(", ")})`,
-    );
-  }
+  const problem = shapeProblem(name, found, expected);
+  if (problem !== null) throw new ConfigurationError(`postgres history store: ${problem}`);
 }

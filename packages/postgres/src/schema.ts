@@ -3,20 +3,13 @@ import type pg from "pg";
 import { mapPgError } from "./errors.js";
 import { quoteTable } from "./identifiers.js";
 import { queryWithin, statement } from "./query.js";
+import { type ExpectedTable, shapeProblem, TABLE_SHAPE_SQL, type TableShape } from "./table-shape.js";
 
 /** Catalog reads get this long before the server counts as unavailable. */
 const CHECK_TIMEOUT_MS = 10_000;
 
 const SEQUENCE_KIND = statement("SELECT relkind FROM pg_class WHERE oid = to_regclass($1::text)");
-const TABLE_SHAPE = statement(`SELECT
-     (SELECT json_agg(json_build_object('name', attname, 'type', format_type(atttypid, atttypmod)))
-        FROM pg_attribute WHERE attrelid = t.oid AND attnum > 0 AND NOT attisdropped) AS columns,
-     (SELECT array_agg(a.attname::text ORDER BY k.ord)
-        FROM pg_index i
-        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indrelid = t.oid AND i.indisprimary) AS primary_key
-   FROM (SELECT to_regclass($1::text) AS oid) t WHERE t.oid IS NOT NULL`);
+const TABLE_SHAPE = statement(TABLE_SHAPE_SQL);
 
 export const DEFAULT_COMMITS_TABLE = "tidemark_commits";
 export const DEFAULT_LOCKS_TABLE = "tidemark_locks";
@@ -32,18 +25,12 @@ export interface SchemaNames {
   readonly tokenSequence?: string;
 }
 
-interface ExpectedTable {
-  readonly what: string;
-  readonly columns: Readonly<Record<string, string>>;
-  readonly primaryKey: string;
-}
-
 // bytea compares as unsigned bytes, a shorter prefix first: exactly tidemark's pointer order,
 // so `latest < $block` in SQL is the committer's advance check.
 const COMMITS: ExpectedTable = {
   what: "commit table",
   columns: { ingestor: "text", latest: "bytea", fence: "bigint" },
-  primaryKey: "ingestor",
+  primaryKey: ["ingestor"],
 };
 const LOCKS: ExpectedTable = {
   what: "lock table",
@@ -56,7 +43,7 @@ const LOCKS: ExpectedTable = {
     released: "boolean",
     expires_at: "timestamp with time zone",
   },
-  primaryKey: "key",
+  primaryKey: ["key"],
 };
 
 /** The commit table, lock table and token sequence as plain SQL, for a DBA's migration (what `createSchema` runs). */
@@ -135,33 +122,14 @@ export async function checkSequence(pool: pg.Pool, name: string, subject = "post
   if (kind !== "S") throw wrongSchema(subject, `"${name}" is not a sequence (pg_class.relkind ${kind})`);
 }
 
-interface TableShape {
-  columns: { name: string; type: string }[] | null;
-  primary_key: string[] | null;
-}
-
 async function checkTable(pool: pg.Pool, name: string, expected: ExpectedTable, subject: string): Promise<void> {
   const quoted = quoteTable(name, expected.what);
   const what = `${subject} checking ${expected.what} "${name}"`;
   const result = await queryWithin<TableShape>(pool, what, TABLE_SHAPE, [quoted], CHECK_TIMEOUT_MS, undefined);
   const found = result.rows[0];
   if (found === undefined) throw wrongSchema(subject, `${expected.what} "${name}" does not exist`);
-  const columns = new Map((found.columns ?? []).map((column) => [column.name, column.type]));
-  for (const [column, type] of Object.entries(expected.columns)) {
-    const actual = columns.get(column);
-    if (actual === undefined)
-      throw wrongSchema(subject, `${expected.what} "${name}" has no column "${column}" (${type})`);
-    if (actual !== type) {
-      throw wrongSchema(subject, `column "${column}" of ${expected.what} "${name}" is ${actual}, expected ${type}`);
-    }
-  }
-  const primaryKey = (found.primary_key ?? []).join(", ");
-  if (primaryKey !== expected.primaryKey) {
-    throw wrongSchema(
-      subject,
-      `the primary key of ${expected.what} "${name}" is (${primaryKey || "none"}), expected (${expected.primaryKey})`,
-    );
-  }
+  const problem = shapeProblem(name, found, expected);
+  if (problem !== null) throw wrongSchema(subject, problem);
 }
 
 function wrongSchema(subject: string, what: string): ConfigurationError {
