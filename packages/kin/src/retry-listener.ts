@@ -1,7 +1,21 @@
 import type { Logger } from "@tidemark/core";
 
+/**
+ * What kind of failure a retried chain request met, for metrics and health:
+ * - `throttled`: HTTP 429;
+ * - `http`: another HTTP error status (500, 503, ...);
+ * - `timeout`: no answer within the request timeout;
+ * - `network`: the connection failed (refused, reset, closed mid-body);
+ * - `malformed`: the body is not JSON (garbage, HTML, truncated);
+ * - `invalid`: JSON of the wrong shape (a `null` block, no `transactions`, slots not ascending, a bad event);
+ * - `rpc`: the node answered with a JSON-RPC error object.
+ */
+export type RetryKind = "throttled" | "http" | "timeout" | "network" | "malformed" | "invalid" | "rpc";
+
 /** A failed chain request that is about to be retried, as the ingestors' `onRetry` option reports it. */
 export interface RetryInfo {
+  /** The failure's kind, see {@link RetryKind}. */
+  readonly kind: RetryKind;
   /** The endpoint's kind: `solana` (JSON-RPC) or `horizon`. */
   readonly backend: "solana" | "horizon";
   /** The request, e.g. `getBlock(1001)`, `GET /ledgers/102/transactions?cursor=` or `GET /ledgers (stream)`. */

@@ -26,9 +26,8 @@ export interface Store {
 /** Options every store understands. */
 export interface StoreOptions {
   readonly leaseMs?: number;
+  /** Read-only commands: never create a database, file, table or index; a missing one is an error. */
+  readonly readOnly?: boolean;
 }
 
-/** Hides a password in a URL before it reaches a log line or an error. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):([^@/]*)@/, "//$1:***@");
-}
+export { redactUrl } from "./store-url.js";
