@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-import { runCli } from "./cli.js";
+import { enginesNode, nodeVersionProblem } from "./node-version.js";
+
+// Before anything that loads node:sqlite: an older Node would otherwise fail with a stack trace.
+const engines = enginesNode(new URL("../package.json", import.meta.url));
+const tooOld = engines === null ? null : nodeVersionProblem(process.version, engines);
+if (tooOld !== null) {
+  process.stderr.write(`tidemark: ${tooOld}\n`);
+  process.exit(2);
+}
+const { runCli } = await import("./cli.js");
 
 // SIGINT/SIGTERM stop the service gracefully (the lock is released so a standby takes over at
 // once); a second signal exits immediately.
@@ -18,6 +27,7 @@ const code = await runCli(process.argv.slice(2), {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   signal: controller.signal,
+  stdin: process.stdin,
 });
 // Exit explicitly (idle keep-alive sockets of HTTP clients must not hold the process open), but only
 // once stdout and stderr have handed everything to the pipe: exiting earlier loses the tail of a

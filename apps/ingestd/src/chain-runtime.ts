@@ -54,14 +54,22 @@ export function chainPointers(chain: ChainName): ChainPointers {
   };
 }
 
-/** The Kin ingestor a chain configuration asks for; `onRetry` hears about every retried chain request (metrics). */
+/** What the service hears about the chain requests of an ingestor (metrics, health). */
+export interface ChainRequestHooks {
+  /** Every failed chain request that is about to be retried. */
+  readonly onRetry?: RetryListener;
+  /** Every chain request that succeeded, named as `onRetry` names it (it ends that request's failure streak). */
+  readonly onRequestSucceeded?: (request: { backend: "solana" | "horizon"; operation: string }) => void;
+}
+
+/** The Kin ingestor a chain configuration asks for, reporting its chain requests to `hooks`. */
 export function createChainIngestor(
   config: ChainConfig,
   endpoint: string,
   logger: Logger,
-  onRetry?: RetryListener,
+  { onRetry, onRequestSucceeded }: ChainRequestHooks = {},
 ): Ingestor<Entry> {
-  const hooks = onRetry ? { onRetry } : {};
+  const hooks = { ...(onRetry ? { onRetry } : {}), ...(onRequestSucceeded ? { onRequestSucceeded } : {}) };
   if (config.chain === "kin4") return new KinSolanaIngestor({ rpcUrl: endpoint, logger, ...hooks });
   const version = config.chain === "kin2" ? KinVersion.KIN2 : KinVersion.KIN3;
   const network =

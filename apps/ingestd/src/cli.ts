@@ -4,13 +4,15 @@ import { Command, CommanderError, Option } from "commander";
 import type { ChainName } from "./chain-names.js";
 import { chainNames } from "./chain-names.js";
 import { chainPointers } from "./chain-runtime.js";
-import { parseBlock, parseChain, readCommits, setCommit } from "./commits-command.js";
+import { describeRewind, parseBlock, parseChain, readCommits, requireForce, setCommit } from "./commits-command.js";
+import { confirmByTyping } from "./confirm.js";
 import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
 import { runService } from "./run-command.js";
 import { requireHistory, resolveRunConfig } from "./run-config.js";
 import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
+import type { StoreOptions } from "./stores/store.js";
 import { formatTable } from "./table.js";
 import { parseTransactionId } from "./transaction-id.js";
 
@@ -18,12 +20,20 @@ import { parseTransactionId } from "./transaction-id.js";
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+const exitCodes = `Exit codes:
+  0  done
+  1  a runtime failure: a store or chain failed, nothing was found, a repair was not confirmed
+  2  bad usage or configuration: a flag, variable, config-file key or argument is wrong,
+     or a store a command only reads does not exist`;
+
 export interface CliIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly env: NodeJS.ProcessEnv;
   /** Aborts a running service (SIGINT/SIGTERM in the real binary). */
   readonly signal: AbortSignal;
+  /** Where confirmations are read when it is a terminal (`process.stdin` in the binary); without it, none is asked. */
+  readonly stdin?: NodeJS.ReadableStream & { readonly isTTY?: boolean };
 }
 
 const storeOptions = (command: Command) =>
@@ -44,9 +54,14 @@ export function buildCli(io: CliIo): Command {
     .description(
       "Ingest Kin (Kin2, Kin3 on Horizon; Kin4 on Solana) into a history store, each block exactly once across a fleet.",
     )
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(s.trimEnd()),
+      // One line, like every other refusal: commander's "error: …" becomes "tidemark: …".
+      outputError: (s, write) => write(`tidemark: ${s.trim().replace(/^error: /, "")} (see --help)\n`),
+    })
     .exitOverride()
-    .showHelpAfterError();
+    .addHelpText("afterAll", `\n${exitCodes}`);
 
   storeOptions(
     program
@@ -70,7 +85,11 @@ export function buildCli(io: CliIo): Command {
       .option("--from <block>", "when nothing is committed yet, start after this slot or ledger (env TIDEMARK_FROM)")
       .option("--until <block>", "stop once this slot or ledger is committed, releasing the lock (env TIDEMARK_UNTIL)")
       .option("--lock-key <key>", "lock key (default agora's ingestor_history_kinN; env TIDEMARK_LOCK_KEY)")
-      .option("--lease-ms <ms>", "lock lease in ms (env TIDEMARK_LEASE_MS)")
+      .option("--lease-ms <ms>", "lock lease in ms, 100 to 2147483647 (env TIDEMARK_LEASE_MS)")
+      .option(
+        "--unready-after-failures <n>",
+        "consecutive failures of a chain request after which /ready turns false (env TIDEMARK_UNREADY_AFTER_FAILURES; default 5)",
+      )
       .option(
         "--metrics-port <port>",
         "serve /metrics, /healthz, /ready and /leader on this port (env TIDEMARK_METRICS_PORT)",
@@ -92,15 +111,12 @@ export function buildCli(io: CliIo): Command {
     .option("--backlog <blocks>", "blocks generated before serving", "1")
     .option("--seed <seed>", "seed of the simulated wallets")
     .action(async (flags: Record<string, string | undefined>) => {
-      const number = (name: string, value: string | undefined) => {
-        const n = Number(value);
-        if (!Number.isInteger(n) || n < 0) throw new InvalidUsage(`--${name}: must be a whole number, got "${value}"`);
-        return n;
-      };
+      const number = (name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER) =>
+        wholeNumber(value, `--${name}`, 0, max);
       const network = await DemoNetwork.start({
         blockIntervalMs: number("block-ms", flags.blockMs),
         backlog: Math.max(1, number("backlog", flags.backlog)),
-        ...(flags.port ? { port: number("port", flags.port) } : {}),
+        ...(flags.port ? { port: number("port", flags.port, 65_535) } : {}),
         ...(flags.seed ? { seed: flags.seed } : {}),
       });
       io.out(
@@ -125,7 +141,7 @@ export function buildCli(io: CliIo): Command {
       .description("Every chain's committed pointer, decoded")
       .option("--json", "one JSON object per line"),
   ).action(async (flags: Record<string, unknown>) => {
-    await withStore(flags, io, async (store) => {
+    await withStore(flags, io, readOnly, async (store) => {
       const reports = await readCommits(store, chainNames, false);
       if (flags.json) for (const r of reports) io.out(JSON.stringify(r));
       else
@@ -143,7 +159,7 @@ export function buildCli(io: CliIo): Command {
       .description("Committed pointers with each chain's lock holder and lease")
       .option("--json", "one JSON object per line"),
   ).action(async (flags: Record<string, unknown>) => {
-    await withStore(flags, io, async (store) => {
+    await withStore(flags, io, readOnly, async (store) => {
       const reports = await readCommits(store, chainNames, true);
       if (flags.json) for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
       else
@@ -170,7 +186,7 @@ export function buildCli(io: CliIo): Command {
       .option("--json", "JSON output"),
   ).action(async (chainArg: string, flags: Record<string, unknown>) => {
     const chain = parseChain(chainArg, "<chain>");
-    await withStore(flags, io, async (store) => {
+    await withStore(flags, io, readOnly, async (store) => {
       const [report] = await readCommits(store, [chain], true);
       if (flags.json) io.out(JSON.stringify(report, jsonBigints));
       else
@@ -189,15 +205,25 @@ export function buildCli(io: CliIo): Command {
       .option("--lock-key <key>", "the lock to check (default agora's ingestor_history_kinN)"),
   ).action(async (chainArg: string, blockArg: string, flags: Record<string, unknown>) => {
     const chain = parseChain(chainArg, "<chain>");
-    const block = parseBlock(blockArg, "<block>");
-    await withStore(flags, io, async (store) => {
+    const block = parseBlock(blockArg, "<block>", chain, true);
+    requireForce(flags.force === true);
+    await withStore(flags, io, {}, async (store) => {
       const pointers = chainPointers(chain);
       const result = await setCommit(store, {
         chain,
         block,
-        force: flags.force === true,
+        force: true,
         ...(typeof flags.lockKey === "string" ? { lockKey: flags.lockKey } : {}),
+        confirmBackwards: async (rewind) => {
+          io.err(`tidemark: warning: ${describeRewind(rewind)}`);
+          // A script (no terminal) has said --force; a person at a terminal confirms by typing the chain.
+          const stdin = io.stdin;
+          if (stdin?.isTTY !== true) return true;
+          return confirmByTyping({ expected: chain, input: stdin, write: io.err, signal: io.signal });
+        },
       });
+      if (result === null)
+        throw new Declined(`${pointers.ingestorName}: not confirmed; the commit pointer is unchanged`);
       const describe = (p: Uint8Array | null) =>
         p === null ? "(none)" : `${pointers.unit} ${pointers.toBlock(p)} (${pointerToHex(p)})`;
       io.out(`${pointers.ingestorName}: old ${describe(result.old)}`);
@@ -214,7 +240,7 @@ export function buildCli(io: CliIo): Command {
         "Create the tables a store needs, idempotently (DynamoDB: agora's tx-history-commits and tx-history-locks)",
       ),
   ).action(async (flags: Record<string, unknown>) => {
-    await withStore(flags, io, async (store) => {
+    await withStore(flags, io, {}, async (store) => {
       await store.init?.();
       io.out(`${store.label}: ready`);
     });
@@ -246,9 +272,7 @@ export function buildCli(io: CliIo): Command {
     .option("--limit <n>", "at most this many (default 100)", "100")
     .action(async (account: string, flags: Record<string, unknown>) => {
       const chain = parseChain(String(flags.chain), "--chain");
-      const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1)
-        throw new InvalidUsage(`--limit: must be a positive integer, got "${flags.limit}"`);
+      const limit = wholeNumber(flags.limit, "--limit", 1, Number.MAX_SAFE_INTEGER);
       const cursor = flags.cursor === undefined ? undefined : parseHex(String(flags.cursor), "--cursor");
       await withHistory(flags, io, chain, async (reader) => {
         const entries = await reader.getAccountHistory(account, {
@@ -265,8 +289,9 @@ export function buildCli(io: CliIo): Command {
     .action(async (fromArg: string, toArg: string, flags: Record<string, unknown>) => {
       const chain = parseChain(String(flags.chain), "--chain");
       const pointers = chainPointers(chain);
-      const from = parseBlock(fromArg, "<from>");
-      const to = parseBlock(toArg, "<to>");
+      const from = parseBlock(fromArg, "<from>", chain);
+      const to = parseBlock(toArg, "<to>", chain);
+      if (to < from) throw new InvalidUsage(`<to>: must not be below <from> (${from}), got ${to}`);
       await withHistory(flags, io, chain, async (reader) => {
         printEntries(await reader.getBlockRange(pointers.toPointer(from), pointers.toPointer(to)), chain, flags, io);
       });
@@ -288,7 +313,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.err(`tidemark: ${(error as Error).message}`);
       return EXIT_USAGE;
     }
-    if (error instanceof NotFoundError) {
+    if (error instanceof NotFoundError || error instanceof Declined) {
       io.err(`tidemark: ${error.message}`);
       return EXIT_FAILURE;
     }
@@ -299,14 +324,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 class InvalidUsage extends Error {}
 class NotFoundError extends Error {}
+/** The operator answered no to a confirmation: nothing changed, but the command did not do its job. */
+class Declined extends Error {}
+
+/** Commands that only read never create a store, file, table or index. */
+const readOnly: StoreOptions = { readOnly: true };
+
+/** A whole number given as plain decimal digits (no 0x10, 1e3 or spaces) within `[min, max]`. */
+function wholeNumber(value: unknown, field: string, min: number, max: number): number {
+  const n = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max)) {
+    throw new InvalidUsage(`${field}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
 
 async function withStore<T>(
   flags: Record<string, unknown>,
   io: CliIo,
+  options: StoreOptions,
   body: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
 ): Promise<T> {
   const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, options);
   try {
     return await body(store);
   } finally {
@@ -322,8 +362,8 @@ async function withHistory(
 ): Promise<void> {
   const config = resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env });
   const historyUrl = requireHistory(config);
-  await withStore(flags, io, async (store) => {
-    const target = await openHistoryTarget(historyUrl, config.store, store);
+  await withStore(flags, io, readOnly, async (store) => {
+    const target = await openHistoryTarget(historyUrl, config.store, store, readOnly);
     try {
       const reader = target.open(chainPointers(chain).ingestorName);
       try {

@@ -5,13 +5,14 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { countingWriter } from "./counting-writer.js";
 import { DemoNetwork } from "./demo-network.js";
+import { endpointRedactions, failureReason, type Redaction, redactEndpoint } from "./failure-reason.js";
 import { pollHead } from "./head-poller.js";
 import { startHealthServer } from "./health-server.js";
 import { createLogger } from "./logger.js";
 import { ChainState } from "./node-state.js";
 import { type RunConfig, requireHistory } from "./run-config.js";
 import { startingAfter } from "./starting-point.js";
-import { StatusLine } from "./status-line.js";
+import { describeStreak, StatusLine } from "./status-line.js";
 import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
 import { redactUrl } from "./stores/store.js";
@@ -66,7 +67,9 @@ export async function runService({
     const historyTarget = await openHistoryTarget(historyUrl, config.store, store);
     cleanups.push(() => historyTarget.close());
     const registry = new Registry();
-    const metrics = new PrometheusMetrics({ registry, prefix: "tidemark" });
+    const ingestorNames = config.chains.map((c) => chainPointers(c.chain).ingestorName);
+    // Every series starts at 0 for every chain, so a standby exports `history_leader 0` rather than nothing.
+    const metrics = new PrometheusMetrics({ registry, prefix: "tidemark", ingestors: ingestorNames });
     const lag = new Gauge({
       name: "tidemark_history_lag_blocks",
       help: "Blocks between the chain head and the committed pointer.",
@@ -75,15 +78,21 @@ export async function runService({
     });
     const rpcErrors = new Counter({
       name: "tidemark_rpc_errors",
-      help: "Chain requests that failed and were retried.",
-      labelNames: ["ingestor"],
+      help: "Chain requests that failed and were retried, by kind (throttled, http, timeout, network, malformed, invalid, rpc).",
+      labelNames: ["ingestor", "kind"],
       registers: [registry],
     });
-    const rpcThrottles = new Counter({
-      name: "tidemark_rpc_throttles",
-      help: "Chain requests answered with HTTP 429.",
+    const states = new Map<string, ChainState>();
+    new Gauge({
+      name: "tidemark_rpc_consecutive_failures",
+      help: "Failures in a row of the chain request that has failed longest in a row; 0 when none is failing.",
       labelNames: ["ingestor"],
       registers: [registry],
+      collect() {
+        for (const [ingestor, state] of states) {
+          this.set({ ingestor }, state.requests.longest((kind) => kind !== "store")?.failures ?? 0);
+        }
+      },
     });
     const owner = `${hostname()}:${process.pid}`;
     const controller = new AbortController();
@@ -94,18 +103,27 @@ export async function runService({
       const pointers = chainPointers(chain.chain);
       const endpoint = chain.chain === "kin4" ? (demo?.url ?? chain.rpc) : chain.horizon;
       if (endpoint === undefined) throw new Error(`no endpoint for ${chain.chain}`);
-      const ingestor = createChainIngestor(chain, endpoint, logger, ({ throttled }) => {
-        rpcErrors.inc({ ingestor: pointers.ingestorName });
-        if (throttled) rpcThrottles.inc({ ingestor: pointers.ingestorName });
+      const state = new ChainState(chain.chain, pointers.ingestorName);
+      states.set(pointers.ingestorName, state);
+      const redactions: Redaction[] = [
+        ...endpointRedactions(endpoint),
+        { secret: config.store, shown: store.label },
+        { secret: historyUrl, shown: historyTarget.label },
+      ];
+      const ingestor = createChainIngestor(chain, endpoint, logger, {
+        onRetry: (info) => {
+          rpcErrors.inc({ ingestor: pointers.ingestorName, kind: info.kind });
+          state.requests.failed(info.operation, info.kind, failureReason(info.error, redactions));
+        },
+        onRequestSucceeded: ({ operation }) => state.requests.succeeded(operation),
       });
-      const state = new ChainState(chain.chain, ingestor.name);
       const history = historyTarget.open(ingestor.name);
       cleanups.push(() => history.close());
       const lock = store.createLock(chain.lockKey, {
         owner,
         ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
       });
-      return { chain, pointers, ingestor, state, history, lock };
+      return { chain, pointers, ingestor, state, history, lock, redactions };
     });
 
     if (config.metricsPort !== undefined) {
@@ -113,6 +131,7 @@ export async function runService({
         port: config.metricsPort,
         registry,
         chains: chains.map((c) => c.state),
+        unreadyAfterFailures: config.unreadyAfterFailures,
       });
       cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
       const address = server.address();
@@ -124,6 +143,7 @@ export async function runService({
       // Without a terminal, a progress line every 10 s stands in for the status line.
       const timer = setInterval(() => {
         for (const { chain, state } of chains) {
+          const streak = state.requests.longest();
           logger.info(
             {
               chain: chain.chain,
@@ -133,6 +153,17 @@ export async function runService({
               blocks: state.blocksCommitted,
               transactions: state.transactionsWritten,
               leader: state.leader,
+              failing:
+                streak === null
+                  ? null
+                  : {
+                      request: streak.request,
+                      failures: streak.failures,
+                      kind: streak.kind,
+                      reason: streak.reason,
+                      summary: describeStreak(streak),
+                    },
+              lastErrorKind: state.requests.lastKind,
             },
             "progress",
           );
@@ -142,7 +173,8 @@ export async function runService({
     }
     if (showStatus) {
       for (const { chain, ingestor } of chains) {
-        const source = config.demo ? "the simulated network" : (chain.rpc ?? chain.horizon);
+        const endpoint = chain.rpc ?? chain.horizon;
+        const source = config.demo || endpoint === undefined ? "the simulated network" : redactEndpoint(endpoint);
         process.stderr.write(
           `tidemark: ingesting ${chain.chain} (${ingestor.name}) from ${source} into ${historyTarget.label}; Ctrl-C stops\n`,
         );
@@ -154,7 +186,7 @@ export async function runService({
       cleanups.push(() => line.stop());
     }
 
-    const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock }) => {
+    const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock, redactions }) => {
       // Head polling lives as long as this chain's run, which may end on its own at --until.
       const polling = new AbortController();
       const pollSignal = AbortSignal.any([stop, polling.signal]);
@@ -165,6 +197,8 @@ export async function runService({
         pointers,
         state,
         setLag: (value) => lag.set({ ingestor: ingestor.name }, value),
+        readCommitted: (readSignal) => store.committer.latest(ingestor.name, { signal: readSignal }),
+        describeFailure: (error) => failureReason(error, redactions),
       });
       const observer: Metrics = {
         observe(event: RunEvent) {
@@ -196,6 +230,7 @@ export async function runService({
           metrics: observer,
           ...(chain.until !== undefined ? { until: pointers.toPointer(chain.until) } : {}),
         });
+        state.finished = true;
         logger.info({ chain: chain.chain, until: chain.until?.toString() }, "reached --until; released the lock");
       } catch (error) {
         if (stop.aborted) return;
@@ -236,9 +271,26 @@ function logEvent(logger: Logger, chain: string, event: RunEvent, toBlock: (p: U
           block: toBlock(event.block).toString(),
           span: event.span,
           pointer: pointerToHex(event.block),
+          ...(event.late ? { late: true } : {}),
         },
         "committed",
       );
       break;
+    case "reconciled": {
+      // Block numbers for operators; run() logs the same move with hex pointers.
+      const block = (p: Uint8Array | null) => (p === null ? null : toBlock(p).toString());
+      logger.info(
+        {
+          chain,
+          event: "reconciled",
+          at,
+          known: block(event.known),
+          stored: block(event.stored),
+          unsettled: event.unsettled === null ? null : block(event.unsettled.block),
+        },
+        "stored pointer moved beyond what this node last knew",
+      );
+      break;
+    }
   }
 }

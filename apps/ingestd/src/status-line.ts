@@ -1,6 +1,17 @@
 import type { ChainState } from "./node-state.js";
+import type { FailureStreak } from "./request-health.js";
 
-/** Rewrites one terminal line twice a second: committed block, head, lag, blocks/s and transactions/s per chain. */
+/** A failing request as the status line and the progress log show it: `rpc: getBlock(1002) failing ×6 (malformed)`. */
+export function describeStreak(streak: FailureStreak): string {
+  const source = streak.kind === "store" ? "store" : "rpc";
+  return `${source}: ${streak.request} failing ×${streak.failures} (${streak.kind})`;
+}
+
+/**
+ * Rewrites one terminal line twice a second: committed block, head, lag,
+ * blocks/s and transactions/s per chain, then the longest failing request
+ * or, when none fails, the kind of the last failure.
+ */
 export class StatusLine {
   readonly #stream: NodeJS.WriteStream;
   readonly #chains: readonly ChainState[];
@@ -33,6 +44,8 @@ export class StatusLine {
       const blocksPerSecond = (chain.blocksCommitted - oldest.blocks) / seconds;
       const txPerSecond = (chain.transactionsWritten - oldest.transactions) / seconds;
       const unit = chain.chain === "kin4" ? "slot" : "ledger";
+      const streak = chain.requests.longest();
+      const lastKind = chain.requests.lastKind;
       return [
         `${chain.chain} ${chain.leader ? "leader" : "standby"}`,
         `${unit} ${chain.committedNumber ?? "-"}`,
@@ -40,6 +53,7 @@ export class StatusLine {
         `lag ${chain.lag ?? "-"}`,
         `${blocksPerSecond.toFixed(1)} blocks/s`,
         `${txPerSecond.toFixed(1)} tx/s`,
+        ...(streak ? [describeStreak(streak)] : lastKind ? [`last error: ${lastKind}`] : []),
       ].join("  ");
     });
     this.#stream.write(`\r\x1b[2K${parts.join("  |  ")}`);

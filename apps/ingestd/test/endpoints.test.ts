@@ -31,7 +31,9 @@ it("serves /metrics, /healthz, /ready and /leader over HTTP while ingesting", as
   expect(metrics).toMatch(/tidemark_history_last_ingestion_time_unix\{ingestor="history_KIN4"\} \d{10}/);
   expect(metrics).toContain("tidemark_history_restarts");
   expect(metrics).toContain("tidemark_history_lag_blocks");
-  expect(metrics).toContain("tidemark_rpc_errors");
+  expect(metrics).toContain("# TYPE tidemark_rpc_errors counter");
+  expect(metrics).toContain('tidemark_rpc_consecutive_failures{ingestor="history_KIN4"} 0');
+  expect(metrics).toContain('tidemark_history_leader{ingestor="history_KIN4"} 1');
   expect(metrics).toContain('tidemark_history_lock_acquisitions{ingestor="history_KIN4"} 1');
   const leader = await fetch(`${base}/leader`);
   expect(leader.status).toBe(200);
@@ -43,6 +45,9 @@ it("serves /metrics, /healthz, /ready and /leader over HTTP while ingesting", as
     ready = await fetch(`${base}/ready`);
   }
   expect(ready.status).toBe(200);
+  const body = (await ready.json()) as { ready: boolean; chains: Record<string, unknown>[] };
+  expect(body.ready).toBe(true);
+  expect(body.chains).toEqual([{ chain: "kin4", ready: true, leader: true, lag: expect.stringMatching(/^\d+$/) }]);
   expect((await fetch(`${base}/nope`)).status).toBe(503);
   cli.child.kill("SIGTERM");
   expect((await cli.exited).code).toBe(0);

@@ -1,10 +1,17 @@
 import { getEventListeners } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { KinSolanaIngestor } from "@tidemark/kin";
+import { SqliteCommitter } from "@tidemark/sqlite";
 import { afterEach, expect, it } from "vitest";
 import { chainPointers } from "../src/chain-runtime.js";
 import { DemoNetwork } from "../src/demo-network.js";
 import { pollHead } from "../src/head-poller.js";
 import { ChainState } from "../src/node-state.js";
+import { chainReadiness } from "../src/readiness.js";
+import { until } from "./health-probe.js";
 
 let network: DemoNetwork | null = null;
 afterEach(async () => {
@@ -72,4 +79,60 @@ it("returns at once for an ingestor without a head, and when the signal is alrea
   await pollHead({ signal: AbortSignal.abort(), ingestor: { head }, pointers: chainPointers("kin4"), state, setLag });
   expect(polls).toBe(0);
   expect(state.head).toBeNull();
+});
+
+it("reads the committed pointer from the store each poll, and counts a failing read as a store failure until a read succeeds", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tidemark-poll-"));
+  const path = join(dir, "poll.db");
+  const committer = new SqliteCommitter({ path });
+  // A second connection plays the operator who drops the table under the running node, then restores it.
+  const operator = new DatabaseSync(path);
+  const pointers = chainPointers("kin4");
+  const state = new ChainState("kin4", "history_KIN4");
+  const service = new AbortController();
+  const poller = pollHead({
+    signal: service.signal,
+    ingestor: {},
+    pointers,
+    state,
+    setLag: () => {},
+    readCommitted: (signal) => committer.latest("history_KIN4", { signal }),
+    describeFailure: (error) => `read failed: ${(error as Error).message}`,
+    intervalMs: 10,
+  });
+  try {
+    await committer.commit("history_KIN4", null, pointers.toPointer(40n));
+    await until("the store to be read", () => (state.committedNumber === 40n ? true : undefined));
+    expect(state.storeReadAt).not.toBeNull();
+    const rules = { readyLag: 10n, unreadyAfterFailures: 2, storeFreshMs: 15_000 };
+
+    operator.exec("DROP TABLE tidemark_commits");
+    const streak = await until("two failed store reads", () => {
+      const longest = state.requests.longest();
+      return longest && longest.failures >= 2 ? longest : undefined;
+    });
+    expect(streak).toMatchObject({ request: "committer.latest(history_KIN4)", kind: "store" });
+    expect(streak.reason).toMatch(/^read failed: .*tidemark_commits/);
+    const unready = chainReadiness(state, rules);
+    expect(unready.ready).toBe(false);
+    expect(unready.failing).toMatchObject({ request: "committer.latest(history_KIN4)", kind: "store" });
+
+    // The table is back with a newer pointer: the next read ends the streak and moves the committed block.
+    const restored = new SqliteCommitter({ path });
+    await restored.commit("history_KIN4", null, pointers.toPointer(41n));
+    await restored.close();
+    await until("the store to answer again", () => (state.committedNumber === 41n ? true : undefined));
+    expect(state.requests.longest()).toBeNull();
+    expect(state.requests.lastKind).toBe("store");
+    // Dozens of polls later, at most the current read's and the current sleep's listeners are on the signal.
+    expect(getEventListeners(service.signal, "abort").length).toBeLessThanOrEqual(2);
+    // No head known (this ingestor has none): still unready, but no longer for the store.
+    expect(chainReadiness(state, rules)).toMatchObject({ ready: false, reasons: ["the chain head is not known yet"] });
+  } finally {
+    service.abort();
+    await poller;
+    operator.close();
+    await committer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

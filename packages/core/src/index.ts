@@ -18,7 +18,7 @@ export {
   LockLostError,
   TidemarkError,
 } from "./errors.js";
-export type { RunEvent, RunEventListener, RunStage } from "./events.js";
+export type { RunEvent, RunEventListener, RunStage, UnsettledCommit } from "./events.js";
 export { reconcileEntries } from "./history-rules.js";
 export type { Ingestor } from "./ingestor.js";
 export { LeaseHolding, type LeaseHoldingSettings, type OwnedLease } from "./lease-holding.js";

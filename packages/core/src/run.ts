@@ -8,12 +8,12 @@ import {
   isTidemarkError,
   LockLostError,
 } from "./errors.js";
-import type { RunEvent, RunEventListener, RunStage } from "./events.js";
+import type { RunEvent, RunEventListener, RunStage, UnsettledCommit } from "./events.js";
 import type { Ingestor } from "./ingestor.js";
 import type { DistributedLock, Lease } from "./lock.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import { assertPointer, comparePointers, type Pointer, pointerToHex } from "./pointer.js";
+import { assertPointer, comparePointers, type Pointer, pointersEqual, pointerToHex } from "./pointer.js";
 import { SettledBatchReader } from "./settled-batch-reader.js";
 import type { Writer } from "./writer.js";
 
@@ -30,7 +30,10 @@ export interface RunOptions<E> {
   readonly coalesce?: boolean;
   /** The most blocks one coalesced commit may cover (default 1024). */
   readonly maxCommitSpan?: number;
-  /** Pause between failed lock attempts, in ms (default 5000, ±10 % jitter). */
+  /**
+   * Pause between failed lock attempts, in ms (default 1000, ±10 % jitter). Short, so a node takes the
+   * lock soon after its backend answers again; an attempt against a dead backend costs a request timeout anyway.
+   */
   readonly lockRetryMs?: number;
   /** First restart delay after an ingestion failure, in ms (default 500, doubling). */
   readonly restartInitialMs?: number;
@@ -67,6 +70,10 @@ class RunLoop<E> {
   /** Consecutive holdings that ended without committing anything; they back off before re-acquiring. */
   #idleHoldings = 0;
   #committedThisHolding = false;
+  /** The stored pointer as this run last knew it (its last commit or its last read); undefined before the first read. */
+  #known: Pointer | null | undefined = undefined;
+  /** A commit sent whose answer never came (lost lock, failed request): the next read of the pointer settles it. */
+  #unsettled: UnsettledCommit | null = null;
 
   constructor(options: RunOptions<E>) {
     if (!(options.signal instanceof AbortSignal)) throw new InvalidArgumentError("run: signal must be an AbortSignal");
@@ -128,7 +135,7 @@ class RunLoop<E> {
         if (signal.aborted) throw signal.reason;
         if (isFatal(error)) throw error;
         this.#reportError("lock", error);
-        await sleep(withJitter(this.#o.lockRetryMs ?? 5000, 0.1), signal);
+        await sleep(withJitter(this.#o.lockRetryMs ?? 1000, 0.1), signal);
       }
     }
   }
@@ -157,6 +164,7 @@ class RunLoop<E> {
         }
         stage = "latest";
         const latest = await committer.latest(this.#name, { signal: holding });
+        this.#reconcile(latest);
         if (this.#reached(latest)) return "done";
         stage = "ingest";
         const ended = await this.#ingest(lease, holding, latest);
@@ -176,6 +184,8 @@ class RunLoop<E> {
         }
         if (isFatal(error)) throw error;
         if (isTidemarkError(error, InvalidCommitError)) {
+          // A compare-and-swap that failed wrote nothing.
+          this.#unsettled = null;
           this.#emit({ type: "conflict", ingestor: this.#name, error });
           this.#log.warn({ ingestor: this.#name, err: error }, "commit conflict; releasing the lock to start over");
           return "release";
@@ -219,20 +229,15 @@ class RunLoop<E> {
         const last = batch.results.at(-1);
         if (first !== undefined && last !== undefined) {
           holding.throwIfAborted();
+          const sent = { parent: first.parent, block: last.block, span: batch.results.length };
+          this.#unsettled = sent;
           try {
             await this.#commit(first.parent, last.block, lease);
           } catch (error) {
             throw new StageError("commit", error);
           }
           this.#failures = 0;
-          this.#committedThisHolding = true;
-          this.#emit({
-            type: "committed",
-            ingestor: this.#name,
-            parent: first.parent,
-            block: last.block,
-            span: batch.results.length,
-          });
+          this.#committed(sent, false);
           this.#log.debug(
             { ingestor: this.#name, parent: pointerToHex(first.parent), block: pointerToHex(last.block) },
             "committed",
@@ -270,6 +275,46 @@ class RunLoop<E> {
       signal.removeEventListener("abort", onStop);
       clearTimeout(timer);
     }
+  }
+
+  #committed(commit: UnsettledCommit, late: boolean): void {
+    this.#unsettled = null;
+    this.#known = commit.block;
+    this.#committedThisHolding = true;
+    const { parent, block, span } = commit;
+    this.#emit({ type: "committed", ingestor: this.#name, parent, block, span, ...(late ? { late } : {}) });
+  }
+
+  /**
+   * Compares a fresh read of the stored pointer with what this run last knew. A commit whose answer
+   * was lost counts as applied when the pointer is exactly its block, as committers settle a retried
+   * commit; any other move forward is reported as is, since nothing tells whose commits it holds.
+   */
+  #reconcile(stored: Pointer | null): void {
+    const known = this.#known;
+    const unsettled = this.#unsettled;
+    this.#known = stored;
+    this.#unsettled = null;
+    if (stored === null || known === undefined) return;
+    if (unsettled !== null && pointersEqual(stored, unsettled.block)) {
+      this.#committed(unsettled, true);
+      this.#log.info(
+        { ingestor: this.#name, parent: pointerToHex(unsettled.parent), block: pointerToHex(unsettled.block) },
+        "a commit whose answer was lost had been applied; counted now",
+      );
+      return;
+    }
+    if (known !== null && comparePointers(stored, known) <= 0) return;
+    this.#emit({ type: "reconciled", ingestor: this.#name, known, stored, unsettled });
+    this.#log.info(
+      {
+        ingestor: this.#name,
+        known: pointerToHex(known),
+        stored: pointerToHex(stored),
+        unsettled: unsettled === null ? null : pointerToHex(unsettled.block),
+      },
+      "the stored pointer moved beyond what this node knew (another node's commits, or its own whose answer was lost)",
+    );
   }
 
   #reached(pointer: Pointer | null): boolean {

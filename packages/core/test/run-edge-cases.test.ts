@@ -10,10 +10,7 @@ import {
   type DistributedLock,
   type Ingestor,
   MemoryCommitter,
-  MemoryLock,
-  MemoryLockServer,
   type Pointer,
-  pointerFromNumber,
   pointerToBigInt,
   type Result,
   type ResultQueue,
@@ -21,15 +18,7 @@ import {
   run,
   SequenceIngestor,
 } from "../src/index.js";
-import { EventLog, RecordingCommitter } from "./support.js";
-
-const fastRetries = { lockRetryMs: 20, restartInitialMs: 5, restartMaxMs: 40 };
-const noWriter = { write: async () => {} };
-const p = (n: number) => pointerFromNumber(n);
-
-function memoryLock(server = new MemoryLockServer(), key = "ingestor_history_review") {
-  return new MemoryLock({ server, key, leaseMs: 600, heartbeatMs: 200, pollMs: 20 });
-}
+import { EventLog, fastRetries, memoryLock, noWriter, p, RecordingCommitter } from "./support.js";
 
 /**
  * Wraps a lock and gives up with a fatal ConfigurationError after `cap` calls,

@@ -8,7 +8,6 @@ import {
   type Lease,
   MemoryCommitState,
   MemoryCommitter,
-  MemoryLock,
   MemoryLockServer,
   pointerFromNumber,
   pointerToBigInt,
@@ -16,15 +15,15 @@ import {
   SequenceIngestor,
   sleep,
 } from "../src/index.js";
-import { committedUpTo, EventLog, openHandles, RecordingCommitter } from "./support.js";
-
-const fastRetries = { lockRetryMs: 20, restartInitialMs: 5, restartMaxMs: 40 };
-
-function memoryLock(server = new MemoryLockServer(), key = "ingestor_history_test") {
-  return new MemoryLock({ server, key, leaseMs: 600, heartbeatMs: 200, pollMs: 20 });
-}
-
-const noWriter = { write: async () => {} };
+import {
+  committedUpTo,
+  EventLog,
+  fastRetries,
+  memoryLock,
+  noWriter,
+  openHandles,
+  RecordingCommitter,
+} from "./support.js";
 
 /** Checks that every write starts where the previous one ended, from nothing up to `last`. */
 function expectChained(writes: RecordingCommitter["writes"], last: bigint): void {

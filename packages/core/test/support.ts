@@ -3,12 +3,29 @@ import {
   type Committer,
   type Lease,
   MemoryCommitter,
+  MemoryLock,
+  MemoryLockServer,
   type Pointer,
+  pointerFromNumber,
   pointerToBigInt,
   type ReadOptions,
   type RunEvent,
   sleep,
 } from "../src/index.js";
+
+/** Pauses between lock attempts and restarts short enough for a test to go through several holdings. */
+export const fastRetries = { lockRetryMs: 20, restartInitialMs: 5, restartMaxMs: 40 };
+
+/** A writer that accepts every entry. */
+export const noWriter = { write: async () => {} };
+
+/** Block `n` as a pointer. */
+export const p = (n: number) => pointerFromNumber(n);
+
+/** A memory lock with a lease short enough for a test to wait one out. */
+export function memoryLock(server = new MemoryLockServer(), key = "ingestor_history_test") {
+  return new MemoryLock({ server, key, leaseMs: 600, heartbeatMs: 200, pollMs: 20 });
+}
 
 export interface CommitWrite {
   parent: bigint | null;
@@ -16,13 +33,18 @@ export interface CommitWrite {
   token: bigint | null;
 }
 
-/** A MemoryCommitter that logs every successful write and can be slowed down or made to fail. */
+/**
+ * A MemoryCommitter that logs every successful write and can be slowed down, made to fail, or
+ * made to lose the answer to a write it applied.
+ */
 export class RecordingCommitter implements Committer {
   readonly inner: MemoryCommitter;
   readonly writes: CommitWrite[] = [];
   delayMs = 0;
   /** Called before each commit; throw to make it fail. */
   beforeCommit: (parent: Pointer | null, block: Pointer) => void = () => {};
+  /** Awaited once a commit is stored and logged; throw or hang to lose its answer. */
+  afterCommit: (block: Pointer, options?: CommitOptions) => Promise<void> | void = () => {};
 
   constructor(inner = new MemoryCommitter()) {
     this.inner = inner;
@@ -39,6 +61,7 @@ export class RecordingCommitter implements Committer {
       block: pointerToBigInt(block),
       token: options?.lease?.token ?? null,
     });
+    await this.afterCommit(block, options);
   }
 
   latest(ingestor: string, options?: ReadOptions): Promise<Pointer | null> {

@@ -158,10 +158,12 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
   }
 
   async #acquire(callerSignal: AbortSignal, signal: AbortSignal): Promise<EtcdLease> {
-    await this.#revokeStale();
     while (true) {
       const session = await LeaseSession.grant(this.#connection, this.timings, signal, `lock "${this.key}"`);
       session.start();
+      // etcd answers again. A lease of an earlier holding that could not be revoked while it was away
+      // would hold the queue (ours included) until its TTL ran out, and a restarted etcd renews it in full.
+      await this.#revokeStale();
       // Unique per acquisition, as in every tidemark lock; the lease id in the key is unique too, but not for operators.
       const owner = `${this.owner}:${randomUUID()}`;
       try {
@@ -334,9 +336,9 @@ export class EtcdLock implements DistributedLock, AsyncDisposable {
     }
   }
 
+  /** Called once a grant succeeded, so etcd answers: each revocation gets the whole request budget. */
   async #revokeStale(): Promise<void> {
-    // Short budgets: an unreachable etcd shows up in the grant that follows, with a proper error.
-    for (const stale of [...this.#staleLeases]) await this.#revoke(stale, 500);
+    for (const stale of [...this.#staleLeases]) await this.#revoke(stale);
   }
 
   #track(task: Promise<void>): void {

@@ -10,6 +10,7 @@ import {
   run,
   SequenceIngestor,
   sequenceCodec,
+  sleep,
 } from "@tidemark/core";
 import { createEtcdClient, EtcdCommitter, EtcdLock } from "@tidemark/etcd";
 import { type EtcdTestServer, startEtcd } from "@tidemark/test-servers";
@@ -157,6 +158,55 @@ describe("etcd restarts", () => {
     // Closed clients leave nothing behind in etcd.
     await expect.poll(leaseCount, { timeout: 5000 }).toBe(0);
     await expect.poll(() => metric("etcd_debugging_mvcc_watcher_total"), { timeout: 5000 }).toBe(0);
+  });
+
+  it("re-acquires within a heartbeat and a poll of etcd answering again after an outage longer than the lease", async () => {
+    // A restarted etcd restores every lease with its whole TTL, the lost holding's too: unless that
+    // lease is revoked first, the next holder (this node included) waits out the TTL after etcd returns.
+    const name = uniqueName("outage");
+    const connection = { hosts: [...etcd.endpoints] };
+    const lock = new EtcdLock({ connection, key: name, leaseMs: 3000 });
+    const committer = new EtcdCommitter({ connection });
+    const events: { event: RunEvent; at: number }[] = [];
+    const seen = (type: RunEvent["type"], after = 0) =>
+      events.find(({ event, at }) => event.type === type && at > after)?.at ?? null;
+    const controller = new AbortController();
+    const running = run({
+      signal: controller.signal,
+      lock,
+      committer,
+      writer: new MemoryHistoryStore({ codec: sequenceCodec, committed: () => committer.latest(name) }),
+      ingestor: new SequenceIngestor({ name, delayMs: 20, concurrency: 1 }),
+      // run's own pause between failed lock attempts is not what this measures.
+      lockRetryMs: 100,
+      onEvent: (event) => events.push({ event, at: performance.now() }),
+    });
+    try {
+      await expect.poll(() => seen("committed"), { timeout: 10_000 }).not.toBeNull();
+      await etcd.stop({ signal: "SIGKILL" });
+      await expect.poll(() => seen("lost"), { timeout: 10_000 }).not.toBeNull();
+      // The release could not revoke the lost holding's lease. Once every revocation sent meanwhile
+      // has passed its deadline (5 s), nothing can revoke it any more and etcd keeps it through the restart.
+      await expect.poll(() => seen("released"), { timeout: 15_000 }).not.toBeNull();
+      const releasedAt = seen("released") as number;
+      await sleep(6000);
+      await etcd.start();
+      // etcd may serve a request before its health check passes: the acquisition may even come first.
+      const upAt = performance.now();
+      await expect.poll(() => seen("acquired", releasedAt), { timeout: 20_000, interval: 10 }).not.toBeNull();
+      const { heartbeatMs, pollMs } = lock.timings;
+      expect(
+        (seen("acquired", releasedAt) as number) - upAt,
+        "ms from etcd answering to the next acquisition",
+      ).toBeLessThanOrEqual(heartbeatMs + pollMs + 1000);
+      await expect.poll(() => seen("committed", releasedAt), { timeout: 10_000 }).not.toBeNull();
+    } finally {
+      controller.abort(new Error("done"));
+      await running.catch(() => {});
+      await lock.close();
+      await committer.close();
+    }
+    await expect.poll(leaseCount, { timeout: 5000 }).toBe(0);
   });
 
   it("gives the lock up before its lease could expire when etcd stops answering", async () => {

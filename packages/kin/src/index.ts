@@ -58,8 +58,9 @@ export {
 } from "./model/spl-token.js";
 export { stellarAccounts, stellarOrderingKey, stellarTransactionId } from "./model/stellar.js";
 export { getEventsIngestorName, getHistoryIngestorName, kinVersionName } from "./model/version.js";
+export type { ChainRequest, RequestListener } from "./request-listener.js";
 export type { RetryOptions } from "./retry.js";
-export type { RetryInfo, RetryListener } from "./retry-listener.js";
+export type { RetryInfo, RetryKind, RetryListener } from "./retry-listener.js";
 export { KinSolanaIngestor } from "./solana/kin4-ingestor.js";
 export type { KinSolanaIngestorOptions } from "./solana/options.js";
 export { KinStellarIngestor } from "./stellar/kin-stellar-ingestor.js";

@@ -35,6 +35,11 @@ export interface RetryInfo {
 /** Told about each retried chain request; see {@link RetryInfo}. */
 export type RetryListener = (info: RetryInfo) => void;
 
+/** The kind of a failure that got an HTTP error status. */
+export function statusKind(status: number): RetryKind {
+  return status === 429 ? "throttled" : "http";
+}
+
 /** The retry facts that depend only on the failed attempt's HTTP status. */
 export function retryStatus(status: number | undefined): Pick<RetryInfo, "status" | "throttled"> {
   return status === undefined ? { throttled: false } : { status, throttled: status === 429 };

@@ -1,5 +1,5 @@
 import { backoffDelay, sleep, withJitter } from "@tidemark/core";
-import { type RetryInfo, retryStatus } from "./retry-listener.js";
+import { type RetryInfo, type RetryKind, retryStatus } from "./retry-listener.js";
 
 /** How requests to a chain endpoint are retried. */
 export interface RetryOptions {
@@ -17,6 +17,8 @@ export interface RetryOptions {
 export type FailureVerdict =
   | {
       readonly retry: true;
+      /** What kind of failure it was, for {@link RetryInfo.kind}. */
+      readonly kind: RetryKind;
       readonly retryAfterMs?: number;
       /** The attempt's HTTP status, if it got one. */
       readonly status?: number;
@@ -35,6 +37,8 @@ export interface RetryContext {
   readonly operation: string;
   /** Told about each retry, before its delay (logs, the user's listener); what it throws is ignored. */
   readonly onRetry?: (info: RetryInfo) => void;
+  /** Told when an attempt succeeds; what it throws is ignored. */
+  readonly onSuccess?: () => void;
 }
 
 /**
@@ -51,8 +55,9 @@ export async function withRetries<T>(
   const maxAttempts = options.maxAttempts ?? 6;
   for (let n = 1; ; n++) {
     signal.throwIfAborted();
+    let result: T;
     try {
-      return await attempt(n);
+      result = await attempt(n);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const verdict = context.classify(error);
@@ -66,6 +71,7 @@ export async function withRetries<T>(
       const delayMs = Math.max(backoff, retryAfter);
       try {
         context.onRetry?.({
+          kind: verdict.kind,
           backend: context.backend,
           operation: context.operation,
           attempt: n,
@@ -77,7 +83,14 @@ export async function withRetries<T>(
         // Reporting a retry (a log line, a metric) must never be what stops it.
       }
       await sleep(delayMs, signal);
+      continue;
     }
+    try {
+      context.onSuccess?.();
+    } catch {
+      // As for onRetry: reporting never changes the outcome.
+    }
+    return result;
   }
 }
 
@@ -121,12 +134,4 @@ export async function withTimeout<T>(
 /** True for a `TimeoutError` from {@link withTimeout}. */
 export function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === "TimeoutError";
-}
-
-/** True for errors fetch raises when the connection fails (refused, reset, closed mid-response). */
-export function isNetworkFailure(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === "TypeError" && /fetch failed|terminated|network/i.test(error.message)) return true;
-  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_|EAI_AGAIN)/.test(code);
 }

@@ -1,83 +1,44 @@
 import { ConfigurationError, pointerToHex } from "@tidemark/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  KinRpcError,
-  KinSolanaIngestor,
-  type KinSolanaIngestorOptions,
-  type RetryInfo,
-  RpcResponseError,
-  solanaBody,
-  solanaPointer,
-} from "../src/index.js";
-import { KinBlockFactory, SolanaChain, SolanaRpcServer } from "../src/simulator/index.js";
+import { describe, expect, it } from "vitest";
+import { KinRpcError, type RetryInfo, RpcResponseError, solanaBody, solanaPointer } from "../src/index.js";
 import { collect, first } from "./support/ingest.js";
+import { useSolanaNode } from "./support/solana-node.js";
 
 // Every fault below hits a real HTTP exchange on loopback: the ingestor's @solana/kit client sees what it would see from a node.
 describe("Kin4 ingestor under RPC faults", () => {
-  let server: SolanaRpcServer;
-  let chain: SolanaChain;
-  const slots = [1000n, 1001n, 1003n, 1004n];
-
-  beforeAll(async () => {
-    const factory = await KinBlockFactory.create({ seed: "faults" });
-    chain = new SolanaChain();
-    for (const [i, slot] of slots.entries()) {
-      chain.append([await factory.transfer(i, i + 1, 10n), await factory.otherTokenTransfer(i, i + 2, 1n)], { slot });
-    }
-    server = await SolanaRpcServer.start({ chain });
-  });
-  afterEach(() => {
-    server.faults.clear();
-    server.resetCounters();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
-
-  const ingestor = (options: Partial<KinSolanaIngestorOptions> = {}) =>
-    new KinSolanaIngestor({
-      rpcUrl: server.url,
-      startSlot: 1000n,
-      requestTimeoutMs: 2000,
-      retry: { maxAttempts: 4, initialBackoffMs: 20, maxBackoffMs: 100 },
-      ...options,
-    });
-
-  /** Reads all four blocks and checks they arrived whole, in order, one Kin entry each. */
-  async function expectAllBlocks(options: Partial<KinSolanaIngestorOptions> = {}) {
-    const started = performance.now();
-    const { results, entries, failure } = await collect(ingestor(options), null, first(slots.length));
-    expect(failure).toBeUndefined();
-    expect(results.map((r) => r.error)).toEqual(slots.map(() => undefined));
-    expect(results.map((r) => pointerToHex(r.block))).toEqual(slots.map((s) => pointerToHex(solanaPointer(s))));
-    // Blocks are fetched concurrently: entries of different blocks may be written in any order, each once.
-    expect(entries.map((e) => solanaBody(e).slot).sort()).toEqual(slots);
-    return performance.now() - started;
-  }
+  const node = useSolanaNode("faults", async (factory, i) => [
+    await factory.transfer(i, i + 1, 10n),
+    await factory.otherTokenTransfer(i, i + 2, 1n),
+  ]);
+  const { slots, ingestor, expectAllBlocks } = node;
 
   it("honours Retry-After on HTTP 429", async () => {
-    const fault = server.faults.add({
+    const fault = node.server.faults.add({
       method: "getBlock",
       target: 1001n,
       fault: { kind: "http", status: 429, retryAfter: "1" },
     });
     const elapsed = await expectAllBlocks();
     expect(fault.hits).toBe(1);
-    expect(server.requests("getBlock")).toBe(5);
+    expect(node.server.requests("getBlock")).toBe(5);
     // The backoff alone would have retried after ~20 ms.
     expect(elapsed).toBeGreaterThanOrEqual(900);
   });
 
   it("retries HTTP 5xx with backoff", async () => {
-    const fault = server.faults.add({ method: "getBlock", fault: { kind: "http", status: 503 }, times: 3 });
+    const fault = node.server.faults.add({ method: "getBlock", fault: { kind: "http", status: 503 }, times: 3 });
     await expectAllBlocks();
     expect(fault.hits).toBe(3);
   });
 
   it("tells onRetry about each retry, with the HTTP status and whether the node throttled", async () => {
-    server.faults.add({ method: "getBlock", target: 1001n, fault: { kind: "http", status: 429, retryAfter: "0" } });
-    server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "http", status: 503 } });
-    server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
+    node.server.faults.add({
+      method: "getBlock",
+      target: 1001n,
+      fault: { kind: "http", status: 429, retryAfter: "0" },
+    });
+    node.server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "http", status: 503 } });
+    node.server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
     const seen: RetryInfo[] = [];
     await expectAllBlocks({ onRetry: (info) => seen.push(info) });
     const byOperation = Object.fromEntries(seen.map((info) => [info.operation, info]));
@@ -102,7 +63,7 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("keeps retrying when the onRetry listener or the logger throws", async () => {
-    const fault = server.faults.add({ method: "getBlock", fault: { kind: "http", status: 429 }, times: 2 });
+    const fault = node.server.faults.add({ method: "getBlock", fault: { kind: "http", status: 429 }, times: 2 });
     let calls = 0;
     const fail = () => {
       throw new Error("reporting bug");
@@ -119,26 +80,26 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("retries when the node takes longer than the request timeout", async () => {
-    const fault = server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "hang" } });
+    const fault = node.server.faults.add({ method: "getBlock", target: 1003n, fault: { kind: "hang" } });
     const elapsed = await expectAllBlocks({ requestTimeoutMs: 300 });
     expect(fault.hits).toBe(1);
     expect(elapsed).toBeGreaterThanOrEqual(250);
   });
 
   it("retries connection resets, on block listing and on blocks", async () => {
-    const listing = server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
-    const block = server.faults.add({ method: "getBlock", target: 1004n, fault: { kind: "reset" }, times: 2 });
+    const listing = node.server.faults.add({ method: "getBlocksWithLimit", fault: { kind: "reset" } });
+    const block = node.server.faults.add({ method: "getBlock", target: 1004n, fault: { kind: "reset" }, times: 2 });
     await expectAllBlocks();
     expect([listing.hits, block.hits]).toEqual([1, 2]);
   });
 
   it("retries JSON-RPC errors for a block not available yet or reported skipped by a lagging node", async () => {
-    const notYet = server.faults.add({
+    const notYet = node.server.faults.add({
       method: "getBlock",
       target: 1000n,
       fault: { kind: "rpcError", code: -32004, message: "Block not available for slot 1000" },
     });
-    const skipped = server.faults.add({
+    const skipped = node.server.faults.add({
       method: "getBlock",
       target: 1003n,
       fault: {
@@ -152,13 +113,13 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("retries a body that is not JSON", async () => {
-    const fault = server.faults.add({ method: "getBlock", fault: { kind: "malformed" }, times: 2 });
+    const fault = node.server.faults.add({ method: "getBlock", fault: { kind: "malformed" }, times: 2 });
     await expectAllBlocks();
     expect(fault.hits).toBe(2);
   });
 
   it("never skips a listed block the node keeps calling skipped: the block's result fails, naming it", async () => {
-    server.faults.add({
+    node.server.faults.add({
       method: "getBlock",
       target: 1001n,
       fault: {
@@ -179,7 +140,7 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("fails a block whose response has the wrong shape with an error naming the slot and the field", async () => {
-    server.faults.add({
+    node.server.faults.add({
       method: "getBlock",
       target: 1003n,
       times: Number.POSITIVE_INFINITY,
@@ -202,13 +163,13 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("names a missing transactions list and an undecodable transaction", async () => {
-    server.faults.add({
+    node.server.faults.add({
       method: "getBlock",
       target: 1000n,
       times: 4,
       fault: { kind: "mutate", mutate: (b) => ({ ...(b as object), transactions: undefined }) },
     });
-    server.faults.add({
+    node.server.faults.add({
       method: "getBlock",
       target: 1001n,
       times: 4,
@@ -231,7 +192,7 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("recovers from a shape fault that clears on retry", async () => {
-    const fault = server.faults.add({
+    const fault = node.server.faults.add({
       method: "getBlock",
       target: 1004n,
       fault: { kind: "mutate", mutate: () => ({ blockTime: "soon" }) },
@@ -241,7 +202,7 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("fails the queue when blocks cannot be listed", async () => {
-    server.faults.add({
+    node.server.faults.add({
       method: "getBlocksWithLimit",
       times: Number.POSITIVE_INFINITY,
       fault: { kind: "mutate", mutate: () => ({ slots: [] }) },
@@ -255,8 +216,8 @@ describe("Kin4 ingestor under RPC faults", () => {
   });
 
   it("does not retry what no retry can fix: 401, unknown methods, unsupported transaction versions", async () => {
-    server.faults.add({ method: "getBlock", target: 1000n, fault: { kind: "http", status: 401 } });
-    server.faults.add({
+    node.server.faults.add({ method: "getBlock", target: 1000n, fault: { kind: "http", status: 401 } });
+    node.server.faults.add({
       method: "getBlock",
       target: 1001n,
       fault: {
@@ -270,6 +231,6 @@ describe("Kin4 ingestor under RPC faults", () => {
     expect((results[0]?.error as Error | undefined)?.message).toMatch(/Solana RPC getBlock\(1000\): HTTP 401/);
     expect(results[1]?.error).toBeInstanceOf(ConfigurationError);
     // One request per block: the two faults were not retried.
-    expect(server.requests("getBlock")).toBe(slots.length);
+    expect(node.server.requests("getBlock")).toBe(slots.length);
   });
 });

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { BackendUnavailableError, ConfigurationError } from "@tidemark/core";
 
@@ -9,6 +10,12 @@ export interface DatabaseSource {
   readonly database?: DatabaseSync;
   /** How long a statement waits for another process's write lock, in ms (default 2000). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Only read an existing file: a missing one is a `ConfigurationError` naming
+   * it, no table is created (a missing one is a `ConfigurationError` too),
+   * writes fail and the journal mode is left as it is (default false).
+   */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -41,8 +48,15 @@ export class Connection {
 export function connect(source: DatabaseSource, component: string, busyTimeoutMs?: number): Connection {
   if (source.database) return new Connection(source.database, false, "shared database");
   if (!source.path) throw new ConfigurationError(`sqlite ${component}: give either \`path\` or \`database\``);
+  if (source.readOnly && !isFile(source.path)) {
+    throw new ConfigurationError(
+      `sqlite ${component}: no such database file "${source.path}" (opened read-only, so none is created)`,
+    );
+  }
   let db: DatabaseSync;
   try {
+    // Read-only still opens read-write: only such a connection removes the -wal and -shm files on
+    // close. `query_only` below refuses every write.
     db = new DatabaseSync(source.path);
   } catch (error) {
     throw new ConfigurationError(`sqlite ${component}: cannot open "${source.path}": ${(error as Error).message}`, {
@@ -51,9 +65,26 @@ export function connect(source: DatabaseSource, component: string, busyTimeoutMs
   }
   // WAL lets readers and one writer from several processes work at once; NORMAL syncs at checkpoints.
   db.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs ?? source.busyTimeoutMs ?? 2000)}`);
+  if (source.readOnly) {
+    db.exec("PRAGMA query_only = ON");
+    return new Connection(db, true, source.path);
+  }
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   return new Connection(db, true, source.path);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a component creates its tables: by default unless the source is read-only, never when it is. */
+export function createsTables(source: DatabaseSource & { readonly createTables?: boolean }): boolean {
+  return source.readOnly !== true && source.createTables !== false;
 }
 
 /** Runs `body` in a write transaction taken up front, so a read-then-write cannot interleave with another process. */

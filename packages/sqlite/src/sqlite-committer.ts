@@ -18,6 +18,7 @@ import {
   assertTableName,
   type Connection,
   connect,
+  createsTables,
   type DatabaseSource,
   wrapBusy,
   wrapMissingTable,
@@ -27,7 +28,7 @@ import { createCommitTable, defaultTables } from "./schema.js";
 export interface SqliteCommitterOptions extends DatabaseSource {
   /** Table of commit pointers, one row per ingestor (default `tidemark_commits`). */
   readonly table?: string;
-  /** Create the table if it is missing (default true); when false a missing table is a `ConfigurationError`. */
+  /** Create the table if it is missing (default true; never with `readOnly`); otherwise a missing table is a `ConfigurationError`. */
   readonly createTables?: boolean;
 }
 
@@ -54,7 +55,7 @@ export class SqliteCommitter implements Committer {
     this.table = assertTableName(options.table ?? defaultTables.commits, "commit table");
     this.#connection = connect(options, "committer");
     const { db } = this.#connection;
-    if (options.createTables !== false) createCommitTable(db, this.table);
+    if (createsTables(options)) createCommitTable(db, this.table);
     try {
       // The first commit is accepted whatever its parent; later ones only on top of the stored pointer.
       this.#commit = db.prepare(`INSERT INTO ${this.table} (ingestor, latest) VALUES (:ingestor, :block)

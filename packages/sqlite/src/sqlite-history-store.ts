@@ -17,6 +17,7 @@ import {
   assertTableName,
   type Connection,
   connect,
+  createsTables,
   type DatabaseSource,
   immediateTransaction,
   wrapMissingTable,
@@ -34,7 +35,7 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
   readonly accountTable?: string;
   /** The committer's table in the same file, read for visibility (default `tidemark_commits`). */
   readonly commitTable?: string;
-  /** Create the tables if missing (default true). */
+  /** Create the tables if missing (default true; never with `readOnly`). */
   readonly createTables?: boolean;
   /**
    * Where the committed pointer comes from when commits are not in this file
@@ -88,7 +89,7 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
     const commits = assertTableName(options.commitTable ?? defaultTables.commits, "commit table");
     this.#connection = connect(options, "history store");
     const { db } = this.#connection;
-    if (options.createTables !== false) {
+    if (createsTables(options)) {
       createHistoryTables(db, history, accounts);
       createCommitTable(db, commits);
     }

@@ -13,6 +13,7 @@ import {
   assertTableName,
   type Connection,
   connect,
+  createsTables,
   type DatabaseSource,
   immediateTransaction,
   wrapBusy,
@@ -25,7 +26,7 @@ export interface SqliteLockOptions extends DatabaseSource, LeaseLockOptions {
   readonly table?: string;
   /** Fencing-token table (default `tidemark_lock_tokens`). */
   readonly tokenTable?: string;
-  /** Create the tables if missing (default true). */
+  /** Create the tables if missing (default true; never with `readOnly`). */
   readonly createTables?: boolean;
 }
 
@@ -139,7 +140,7 @@ export class SqliteLock extends LeaseLock {
     const connection = connect(options, `lock "${options.key}"`, busyTimeoutMs);
     let store: SqliteLeaseStore;
     try {
-      store = new SqliteLeaseStore(options.key, table, tokens, connection, options.createTables !== false);
+      store = new SqliteLeaseStore(options.key, table, tokens, connection, createsTables(options));
     } catch (error) {
       connection.close();
       throw wrapMissingTable(error, table, connection.label);

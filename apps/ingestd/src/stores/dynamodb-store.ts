@@ -12,6 +12,7 @@ import { InvalidConfigError } from "../config-error.js";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
+import { parseStoreUrl } from "./store-url.js";
 
 interface DynamoDbModule {
   DynamoDbCommitter: new (options: { client: unknown; table?: string }) => Committer;
@@ -49,6 +50,8 @@ interface AwsSdkModule {
 
 export interface DynamoDbStoreSettings {
   readonly endpoint?: string;
+  /** From the URL's user name and password; otherwise the SDK finds credentials in the environment. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly region?: string;
   readonly commitsTable?: string;
   readonly locksTable?: string;
@@ -57,8 +60,9 @@ export interface DynamoDbStoreSettings {
 
 /**
  * `dynamodb:` (AWS, region and credentials from the environment) or
- * `dynamodb://HOST:PORT` (an endpoint such as DynamoDB Local), with optional
- * `?region=…&commits=…&locks=…&txByHash=…&txByAccount=…&txHistory=…`
+ * `dynamodb://[ACCESS_KEY_ID:SECRET_ACCESS_KEY@]HOST:PORT` (an endpoint such as
+ * DynamoDB Local; the key pair percent-encoded, else the SDK takes it from the
+ * environment), with optional `?region=…&commits=…&locks=…&txByHash=…&txByAccount=…&txHistory=…`
  * (defaults: agora's `tx-history-commits`, `tx-history-locks`, `tx-by-hash`,
  * `tx-by-account` and `tx-history`, so tidemark nodes share a Go agora
  * fleet's tables and agora's readers see what tidemark wrote).
@@ -72,6 +76,7 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
   const client = new sdk.DynamoDBClient({
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
   });
   const committer = new dynamodb.DynamoDbCommitter({
     client,
@@ -121,13 +126,11 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
 }
 
 export function parseDynamoDbUrl(url: string): DynamoDbStoreSettings {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  const parsed = parseStoreUrl(url);
+  if (parsed.hosts.length > 1) {
     throw new InvalidConfigError(
       "--store",
-      `not a DynamoDB URL: "${redactUrl(url)}" (dynamodb: or dynamodb://HOST:PORT)`,
+      `not a DynamoDB URL: "${redactUrl(url)}" (dynamodb: or dynamodb://[ACCESS_KEY_ID:SECRET_ACCESS_KEY@]HOST:PORT)`,
     );
   }
   const params = parsed.searchParams;
@@ -140,8 +143,12 @@ export function parseDynamoDbUrl(url: string): DynamoDbStoreSettings {
     }
   }
   const scheme = params.get("tls") === "true" ? "https" : "http";
+  const host = parsed.hosts[0];
+  const credentials =
+    parsed.username === "" ? undefined : { accessKeyId: parsed.username, secretAccessKey: parsed.password ?? "" };
   return {
-    ...(parsed.host ? { endpoint: `${scheme}://${parsed.host}` } : {}),
+    ...(host ? { endpoint: `${scheme}://${host}` } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(params.get("region") ? { region: params.get("region") as string } : {}),
     ...(params.get("commits") ? { commitsTable: params.get("commits") as string } : {}),
     ...(params.get("locks") ? { locksTable: params.get("locks") as string } : {}),

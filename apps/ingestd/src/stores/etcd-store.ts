@@ -3,6 +3,7 @@ import { InvalidConfigError } from "../config-error.js";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
+import { parseStoreUrl } from "./store-url.js";
 
 interface EtcdModule {
   createEtcdClient(options: { hosts: string[]; auth?: { username: string; password: string } }): { close(): void };
@@ -46,14 +47,18 @@ export async function openEtcdStore(url: string, options: StoreOptions): Promise
   };
 }
 
-function parseEtcdUrl(url: string): { hosts: string[]; auth?: { username: string; password: string } } {
-  const match = /^(etcds?):\/\/(?:([^:@/]+):([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
-  if (!match)
-    throw new InvalidConfigError("--store", `not an etcd URL: "${redactUrl(url)}" (etcd://HOST:PORT[,HOST:PORT])`);
-  const scheme = match[1] === "etcds" ? "https" : "http";
-  const hosts = (match[4] as string).split(",").map((host) => `${scheme}://${host}`);
-  const auth = match[2]
-    ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3] ?? "") }
-    : undefined;
+/** The etcd3 hosts and credentials of an `etcd://` URL, its user name and password percent-decoded. */
+export function parseEtcdUrl(url: string): { hosts: string[]; auth?: { username: string; password: string } } {
+  const parsed = parseStoreUrl(url);
+  if (parsed.hosts.length === 0 || !/^\/?$/.test(parsed.tail)) {
+    throw new InvalidConfigError(
+      "--store",
+      `not an etcd URL: "${redactUrl(url)}" (${parsed.scheme}://[USER:PASSWORD@]HOST:PORT[,HOST:PORT], nothing after the hosts)`,
+    );
+  }
+  const scheme = parsed.scheme === "etcds" ? "https" : "http";
+  const hosts = parsed.hosts.map((host) => `${scheme}://${host}`);
+  // etcd's users always have a password; a user name alone authenticates with an empty one.
+  const auth = parsed.username === "" ? undefined : { username: parsed.username, password: parsed.password ?? "" };
   return { hosts, ...(auth ? { auth } : {}) };
 }

@@ -2,7 +2,7 @@ import type { HistoryStore } from "@tidemark/core";
 import type { Entry } from "@tidemark/kin";
 import { InvalidConfigError } from "../config-error.js";
 import { openStore } from "./open-store.js";
-import type { Store } from "./store.js";
+import type { Store, StoreOptions } from "./store.js";
 
 /** Where a process's history goes: opened once, one history store per ingestor. */
 export interface HistoryTarget {
@@ -16,15 +16,21 @@ export interface HistoryTarget {
 /**
  * The history of `store`'s ingestors at `historyUrl`: the commit store's own
  * history store when the URLs are the same, else another backend whose reads
- * follow the commit store's pointers.
+ * follow the commit store's pointers. `options` are the history backend's
+ * (`readOnly` for commands that only read).
  */
-export async function openHistoryTarget(historyUrl: string, storeUrl: string, store: Store): Promise<HistoryTarget> {
+export async function openHistoryTarget(
+  historyUrl: string,
+  storeUrl: string,
+  store: Store,
+  options: StoreOptions = {},
+): Promise<HistoryTarget> {
   if (historyUrl === storeUrl) {
     const open = store.openHistory?.bind(store);
     if (open === undefined) throw new InvalidConfigError("--history", `${store.label} keeps no history`);
     return { label: store.label, open: (ingestor) => open(ingestor), close: async () => {} };
   }
-  const backend = await openStore(historyUrl);
+  const backend = await openStore(historyUrl, { field: "--history", ...options });
   const open = backend.openHistory?.bind(backend);
   if (open === undefined) {
     await backend.close();

@@ -58,6 +58,8 @@ export async function openPostgresStore(url: string, options: StoreOptions): Pro
         codec: kinHistoryCodec,
         ingestor,
         ...(committed ? { committed } : {}),
+        // A read-only command must not create tables on its first read.
+        ...(options.readOnly ? { createTables: false } : {}),
       }),
     init: async () => {
       await adapter.createSchema(pool);

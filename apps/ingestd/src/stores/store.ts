@@ -28,6 +28,8 @@ export interface StoreOptions {
   readonly leaseMs?: number;
   /** Read-only commands: never create a database, file, table or index; a missing one is an error. */
   readonly readOnly?: boolean;
+  /** Where the URL came from (flag, variable or file key), for the errors that refuse it; default `--store`. */
+  readonly field?: string;
 }
 
 export { redactUrl } from "./store-url.js";

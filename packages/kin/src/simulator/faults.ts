@@ -7,14 +7,19 @@ export type Fault =
   | { readonly kind: "http"; readonly status: number; readonly retryAfter?: string; readonly body?: string }
   /** Destroy the connection without answering (a reset). */
   | { readonly kind: "reset" }
-  /** Answer 200 with a body that is not JSON. */
-  | { readonly kind: "malformed"; readonly body?: string }
+  /** Answer 200 with a body that is not JSON (default: cut-off JSON), e.g. a proxy's HTML page with `contentType: "text/html"`. */
+  | { readonly kind: "malformed"; readonly body?: string; readonly contentType?: string }
   /** Never answer; the client must time out. */
   | { readonly kind: "hang" }
   /** Answer with a JSON-RPC error (Solana only), e.g. -32007 slot skipped. */
   | { readonly kind: "rpcError"; readonly code: number; readonly message: string }
-  /** Answer with the normal result passed through `mutate` (a response of the wrong shape). */
-  | { readonly kind: "mutate"; readonly mutate: (result: unknown) => unknown };
+  /**
+   * Answer with the normal result passed through `mutate` (a response of the wrong shape). On a
+   * Horizon event stream: the first ledger event's record.
+   */
+  | { readonly kind: "mutate"; readonly mutate: (result: unknown) => unknown }
+  /** Horizon event streams only: the first ledger event carries this `data` (default: cut-off JSON) instead. */
+  | { readonly kind: "malformedEvent"; readonly data?: string };
 
 /** When a fault applies. */
 export interface FaultRule {
@@ -110,7 +115,9 @@ export async function applyTransportFault(
       response.socket?.destroy();
       return true;
     case "malformed":
-      response.writeHead(200, { "content-type": style.malformedContentType }).end(fault.body ?? style.malformedBody);
+      response
+        .writeHead(200, { "content-type": fault.contentType ?? style.malformedContentType })
+        .end(fault.body ?? style.malformedBody);
       return true;
     case "hang":
       await pause(10 * 60_000, style.closing);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
-import { LoopbackServer, pause } from "./http.js";
+import { keepRecent, LoopbackServer, pause } from "./http.js";
 import type { HorizonRecord, SimulatedLedger, StellarLedgers } from "./stellar-ledgers.js";
 
 export interface HorizonServerOptions {
@@ -29,6 +29,7 @@ export class HorizonServer {
   readonly #passphrase: string;
   readonly #http: LoopbackServer;
   readonly #requests = new Map<string, number>();
+  readonly #arrivals: { key: string; at: number }[] = [];
   readonly #closing = new AbortController();
   #streams = 0;
 
@@ -61,6 +62,14 @@ export class HorizonServer {
     return total;
   }
 
+  /**
+   * When the requests whose `"GET <path>"` / `"stream <path>"` key starts with
+   * `prefix` arrived, in `performance.now()` milliseconds, oldest first: the spacing of retries.
+   */
+  arrivals(prefix: string): number[] {
+    return this.#arrivals.filter((a) => a.key.startsWith(prefix)).map((a) => a.at);
+  }
+
   /** Event streams open right now. */
   get openStreams(): number {
     return this.#streams;
@@ -82,6 +91,8 @@ export class HorizonServer {
     const streaming = (request.headers.accept ?? "").includes("text/event-stream");
     const key = `${streaming ? "stream" : "GET"} ${path}`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    this.#arrivals.push({ key, at: performance.now() });
+    keepRecent(this.#arrivals);
     if (request.method !== "GET") {
       this.#problem(response, 405, "method_not_allowed");
       return;
@@ -91,7 +102,7 @@ export class HorizonServer {
     if (!streaming) await pause(this.latencyMs, this.#closing.signal);
     if (fault && (await this.#applyFault(fault, response))) return;
 
-    if (path === "/ledgers" && streaming) return this.#streamLedgers(request, response, url);
+    if (path === "/ledgers" && streaming) return this.#streamLedgers(request, response, url, fault);
     let body: unknown;
     if (path === "/") body = this.#root();
     else if (path === "/ledgers") body = this.#ledgerPage(url);
@@ -167,7 +178,7 @@ export class HorizonServer {
     return undefined;
   }
 
-  #streamLedgers(request: IncomingMessage, response: ServerResponse, url: URL): void {
+  #streamLedgers(request: IncomingMessage, response: ServerResponse, url: URL, fault: Fault | null): void {
     // Horizon resumes a stream from Last-Event-ID (sent by reconnecting clients) before the cursor parameter.
     const lastEventId = request.headers["last-event-id"];
     const cursor =
@@ -183,10 +194,16 @@ export class HorizonServer {
     response.write('retry: 1000\nevent: open\ndata: "hello"\n\n');
     this.#streams++;
     let sent = 0;
+    // A fault on a stream spoils its first ledger event; the events after it are sent as usual.
+    let spoil = fault?.kind === "mutate" || fault?.kind === "malformedEvent" ? fault : null;
     const send = () => {
       for (const ledger of this.ledgers.page(last, "asc", Number.MAX_SAFE_INTEGER)) {
         if (response.destroyed) return;
-        response.write(`id: ${ledger.record.paging_token as string}\ndata: ${JSON.stringify(ledger.record)}\n\n`);
+        let data = JSON.stringify(ledger.record);
+        if (spoil?.kind === "mutate") data = JSON.stringify(spoil.mutate(structuredClone(ledger.record)));
+        if (spoil?.kind === "malformedEvent") data = spoil.data ?? data.slice(0, data.length >> 1);
+        spoil = null;
+        response.write(`id: ${ledger.record.paging_token as string}\ndata: ${data}\n\n`);
         last = ledger.record.sequence as number;
         sent++;
         if (this.streamDropAfter !== null && sent >= this.streamDropAfter) {

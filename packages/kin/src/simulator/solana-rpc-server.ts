@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getBase64Decoder } from "@solana/kit";
 import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
-import { LoopbackServer, pause, readBody } from "./http.js";
+import { keepRecent, LoopbackServer, pause, readBody } from "./http.js";
 import type { SimulatedBlock, SolanaChain } from "./solana-chain.js";
 import { jsonFromWireBytes } from "./solana-wire.js";
 
@@ -39,6 +39,7 @@ export class SolanaRpcServer {
   latencyMs: number;
   readonly #http: LoopbackServer;
   readonly #requests = new Map<string, number>();
+  readonly #arrivals: { method: string; target: bigint | undefined; at: number }[] = [];
   readonly #closing = new AbortController();
 
   private constructor(options: SolanaRpcServerOptions) {
@@ -70,8 +71,19 @@ export class SolanaRpcServer {
     return total;
   }
 
+  /**
+   * When the requests of `method` (about `target`, if given) arrived, in
+   * `performance.now()` milliseconds, oldest first: the spacing of retries.
+   */
+  arrivals(method: string, target?: bigint): number[] {
+    return this.#arrivals
+      .filter((a) => a.method === method && (target === undefined || a.target === target))
+      .map((a) => a.at);
+  }
+
   resetCounters(): void {
     this.#requests.clear();
+    this.#arrivals.length = 0;
   }
 
   /** Drops every open connection, as a network blip would. */
@@ -85,6 +97,7 @@ export class SolanaRpcServer {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const at = performance.now();
     if (request.method !== "POST") {
       response.writeHead(405, { allow: "POST" }).end();
       return;
@@ -103,6 +116,8 @@ export class SolanaRpcServer {
     for (const call of calls) {
       const name = typeof call?.method === "string" ? call.method : "";
       this.#requests.set(name, (this.#requests.get(name) ?? 0) + 1);
+      this.#arrivals.push({ method: name, target: targetOf(call), at });
+      keepRecent(this.#arrivals);
     }
     await pause(this.latencyMs, this.#closing.signal);
     const fault = this.faults.take(method, targetOf(first));

@@ -67,6 +67,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
       requestTimeoutMs: positiveInteger("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
       retry: options.retry ?? {},
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onRequestSucceeded ? { onRequestSucceeded: options.onRequestSucceeded } : {}),
       logger: this.#log,
     });
   }

@@ -2,26 +2,24 @@ import {
   createSolanaRpcFromTransport,
   isSolanaError,
   type Slot,
-  SOLANA_ERROR__JSON_RPC__INVALID_PARAMS,
-  SOLANA_ERROR__JSON_RPC__INVALID_REQUEST,
-  SOLANA_ERROR__JSON_RPC__METHOD_NOT_FOUND,
-  SOLANA_ERROR__JSON_RPC__SERVER_ERROR_UNSUPPORTED_TRANSACTION_VERSION,
   SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR,
 } from "@solana/kit";
 import { createHttpTransport } from "@solana/rpc-transport-http";
 import { ConfigurationError, type Logger } from "@tidemark/core";
 import { describe } from "../describe.js";
 import { KinRpcError, RpcResponseError } from "../errors.js";
+import { HttpStatusError } from "../http-status-error.js";
+import { notifySucceeded, type RequestListener } from "../request-listener.js";
 import {
   type FailureVerdict,
-  isNetworkFailure,
   isTimeout,
   parseRetryAfter,
   type RetryOptions,
   withRetries,
   withTimeout,
 } from "../retry.js";
-import { notifyRetry, type RetryListener } from "../retry-listener.js";
+import { notifyRetry, type RetryListener, statusKind } from "../retry-listener.js";
+import { JsonRpcError, parseJsonRpcResponse } from "./json-rpc-response.js";
 
 export interface SolanaRpcClientOptions {
   readonly url: string;
@@ -29,11 +27,15 @@ export interface SolanaRpcClientOptions {
   readonly requestTimeoutMs: number;
   readonly retry: RetryOptions;
   readonly onRetry?: RetryListener;
+  readonly onRequestSucceeded?: RequestListener;
   readonly logger: Logger;
 }
 
 // HTTP statuses that no retry can fix: the URL, credentials or method are wrong.
 const CONFIGURATION_STATUSES = new Set([400, 401, 403, 404, 405]);
+// JSON-RPC errors that no retry can fix: invalid request, method not found, invalid params,
+// a transaction version newer than the one asked for.
+const CONFIGURATION_CODES = new Set([-32600, -32601, -32602, -32015]);
 
 /**
  * The three RPC calls the Kin4 ingestor makes, on `@solana/kit`, each with a
@@ -66,7 +68,8 @@ export class SolanaRpcClient {
         // character, which costs more than everything else on a multi-megabyte mainnet block.
         // Every number the ingestor reads (slots, indexes, error codes, block times) is far
         // below 2^53, so plain JSON.parse is exact for them; kit's transformers still upcast.
-        fromJson: (raw) => JSON.parse(raw),
+        // Error objects are thrown here, before kit's mapping can lose them (see parseJsonRpcResponse).
+        fromJson: (raw, payload) => parseJsonRpcResponse(raw, methodOf(payload)),
         toJson: (payload) =>
           JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)),
       });
@@ -105,8 +108,8 @@ export class SolanaRpcClient {
         })
         .send({ abortSignal: requestSignal });
       if (block === null) {
-        // A finalized slot listed by getBlocksWithLimit must have a block: treat null as "not there yet".
-        throw new NotAvailableYet(`Solana RPC ${what} returned null for a finalized slot`);
+        // A finalized slot listed by getBlocksWithLimit must have a block: null is a node not there yet.
+        throw new RpcResponseError(`Solana RPC ${what} returned null for a finalized slot`, "result");
       }
       return read(block);
     });
@@ -144,62 +147,74 @@ export class SolanaRpcClient {
           ),
         onRetry: (info) => {
           notifyRetry(this.#options.onRetry, info, logger);
-          // The failure goes in as text: pino's error serializer throws on a SolanaError,
-          // whose frozen `context` carries a `message` and so passes for a nested error.
           logger.warn(
             {
               backend: "solana",
               request: what,
+              kind: info.kind,
               attempt: info.attempt,
-              delayMs: info.delayMs,
+              delayMs: Math.round(info.delayMs),
               status: info.status,
               reason: describeError(info.error),
             },
             "Solana RPC request failed; retrying",
           );
         },
+        onSuccess: () =>
+          notifySucceeded(this.#options.onRequestSucceeded, { backend: "solana", operation: what }, logger),
       },
-      () => withTimeout(signal, requestTimeoutMs, attempt),
+      async () => {
+        try {
+          return await withTimeout(signal, requestTimeoutMs, attempt);
+        } catch (error) {
+          throw plainHttpError(error);
+        }
+      },
     );
   }
 }
 
-/** getBlock returned null: the block is not available from this node yet. */
-class NotAvailableYet extends Error {}
+/** The JSON-RPC method of a request payload, for error messages. */
+function methodOf(payload: unknown): string {
+  const method = (payload as { method?: unknown } | null)?.method;
+  return typeof method === "string" ? method : "request";
+}
+
+/** kit's HTTP error as an {@link HttpStatusError}, which loggers can serialize. */
+function plainHttpError(error: unknown): unknown {
+  if (!isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) return error;
+  const { statusCode, message, headers } = error.context;
+  return new HttpStatusError(statusCode, message ?? "", parseRetryAfter(headers?.get("retry-after")));
+}
 
 function classify(what: string, error: unknown): FailureVerdict {
-  if (error instanceof RpcResponseError || error instanceof NotAvailableYet) return { retry: true };
-  if (isTimeout(error) || isNetworkFailure(error) || error instanceof SyntaxError) return { retry: true };
-  if (isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
-    const { statusCode, headers } = error.context;
-    const retryAfterMs = parseRetryAfter(headers?.get("retry-after")) ?? 0;
-    if (CONFIGURATION_STATUSES.has(statusCode)) {
-      return {
-        retry: false,
-        error: new ConfigurationError(`Solana RPC ${what}: HTTP ${statusCode} ${error.context.message ?? ""}`.trim(), {
-          cause: error,
-        }),
-      };
+  if (error instanceof HttpStatusError) {
+    if (CONFIGURATION_STATUSES.has(error.status)) {
+      return { retry: false, error: new ConfigurationError(`Solana RPC ${what}: ${error.message}`, { cause: error }) };
     }
-    return { retry: true, retryAfterMs, status: statusCode };
-  }
-  if (
-    isSolanaError(error, SOLANA_ERROR__JSON_RPC__METHOD_NOT_FOUND) ||
-    isSolanaError(error, SOLANA_ERROR__JSON_RPC__INVALID_PARAMS) ||
-    isSolanaError(error, SOLANA_ERROR__JSON_RPC__INVALID_REQUEST) ||
-    isSolanaError(error, SOLANA_ERROR__JSON_RPC__SERVER_ERROR_UNSUPPORTED_TRANSACTION_VERSION)
-  ) {
     return {
-      retry: false,
-      error: new ConfigurationError(`Solana RPC ${what} rejected the request: ${describeError(error)}`, {
-        cause: error,
-      }),
+      retry: true,
+      kind: statusKind(error.status),
+      status: error.status,
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
     };
   }
-  // Every other JSON-RPC error (slot skipped, block not available yet, node unhealthy, internal error):
-  // a node that is behind or a load balancer hitting another node can answer differently next time.
-  if (isSolanaError(error)) return { retry: true };
-  return { retry: true };
+  if (error instanceof JsonRpcError) {
+    if (CONFIGURATION_CODES.has(error.code)) {
+      return {
+        retry: false,
+        error: new ConfigurationError(`Solana RPC ${what} rejected the request: ${error.message}`, { cause: error }),
+      };
+    }
+    // Every other JSON-RPC error (slot skipped, block not available yet, node unhealthy, internal error):
+    // a node that is behind or a load balancer hitting another node can answer differently next time.
+    return { retry: true, kind: "rpc" };
+  }
+  if (error instanceof RpcResponseError) return { retry: true, kind: "invalid" };
+  if (error instanceof SyntaxError) return { retry: true, kind: "malformed" };
+  if (isTimeout(error)) return { retry: true, kind: "timeout" };
+  // What is left failed on the way: fetch's connection errors (refused, reset, a body cut off).
+  return { retry: true, kind: "network" };
 }
 
 function validateSlots(what: string, value: unknown, start: bigint): bigint[] {
@@ -232,13 +247,6 @@ function validateSlots(what: string, value: unknown, start: bigint): bigint[] {
 }
 
 function describeError(error: unknown): string {
-  if (isSolanaError(error, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
-    return `HTTP ${error.context.statusCode} ${error.context.message ?? ""}`.trim();
-  }
-  if (isSolanaError(error)) {
-    const server = (error.context as { __serverMessage?: string }).__serverMessage;
-    return `JSON-RPC error ${error.context.__code}${server ? `: ${server}` : `: ${error.message}`}`;
-  }
   if (error instanceof Error) {
     const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
     return `${error.message}${cause}`;

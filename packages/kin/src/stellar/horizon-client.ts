@@ -2,6 +2,7 @@ import type { Horizon } from "@stellar/stellar-sdk";
 import { ConfigurationError, type Logger } from "@tidemark/core";
 import { describe } from "../describe.js";
 import { KinRpcError, RpcResponseError } from "../errors.js";
+import { notifySucceeded, type RequestListener } from "../request-listener.js";
 import {
   type FailureVerdict,
   isTimeout,
@@ -10,7 +11,7 @@ import {
   withRetries,
   withTimeout,
 } from "../retry.js";
-import { notifyRetry, type RetryListener } from "../retry-listener.js";
+import { notifyRetry, type RetryListener, statusKind } from "../retry-listener.js";
 import { stellarSdk } from "./sdk.js";
 
 export interface HorizonClientOptions {
@@ -20,6 +21,7 @@ export interface HorizonClientOptions {
   readonly requestTimeoutMs: number;
   readonly retry: RetryOptions;
   readonly onRetry?: RetryListener;
+  readonly onRequestSucceeded?: RequestListener;
   readonly logger: Logger;
 }
 
@@ -44,6 +46,14 @@ interface SeenResponse {
   headers: Headers | Record<string, string> | undefined;
 }
 
+/** What a request's interceptors saw that the SDK does not tell. */
+interface Seen {
+  /** The error answer, with its status and headers. */
+  response?: SeenResponse;
+  /** A successful answer whose body was not JSON (the SDK hands such a body on as a string). */
+  malformed?: boolean;
+}
+
 const CONFIGURATION_STATUSES = new Set([400, 401, 403, 405]);
 
 /**
@@ -63,12 +73,25 @@ export class HorizonClient {
     return this.#options.url;
   }
 
+  /** The extra HTTP headers of every request. */
+  get headers(): Readonly<Record<string, string>> | undefined {
+    return this.#options.headers;
+  }
+
+  /** The URL of a Horizon resource, e.g. `/ledgers`, under the server URL's own path. */
+  resourceUrl(path: string, query: Readonly<Record<string, string>>): URL {
+    const url = new URL(this.#options.url);
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}${path}`;
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    return url;
+  }
+
   /**
    * A Horizon client. The SDK takes no per-request signal, so each request
    * gets its own client whose interceptors attach `signal` and remember the
    * HTTP status and headers (Retry-After) that the SDK's errors drop.
    */
-  server(signal?: AbortSignal, seen?: { response?: SeenResponse }): Horizon.Server {
+  server(signal?: AbortSignal, seen?: Seen): Horizon.Server {
     let server: Horizon.Server;
     try {
       server = new (stellarSdk().Horizon.Server)(this.#options.url, {
@@ -81,7 +104,10 @@ export class HorizonClient {
     if (signal) server.httpClient.interceptors.request.use((config) => ({ ...config, signal }));
     if (seen) {
       server.httpClient.interceptors.response.use(
-        (response) => response,
+        (response) => {
+          if (typeof response.data === "string" && !isJson(response.data)) seen.malformed = true;
+          return response;
+        },
         (error: { response?: SeenResponse }) => {
           if (error?.response) seen.response = { status: error.response.status, headers: error.response.headers };
           throw error;
@@ -95,6 +121,12 @@ export class HorizonClient {
   latestLedger(signal: AbortSignal): Promise<number> {
     return this.#call("GET /ledgers?order=desc&limit=1", signal, async (server) => {
       const page = await server.ledgers().order("desc").limit(1).call();
+      if (!Array.isArray(page.records)) {
+        throw new RpcResponseError(
+          `Horizon ${this.url}: /ledgers: _embedded.records must be an array, got ${describe(page.records)}`,
+          "_embedded.records",
+        );
+      }
       const record = page.records[0];
       if (record === undefined)
         throw new RpcResponseError(`Horizon ${this.url}: /ledgers returned no ledger`, "_embedded.records");
@@ -121,28 +153,39 @@ export class HorizonClient {
 
   #call<T>(what: string, signal: AbortSignal, attempt: (server: Horizon.Server) => Promise<T>): Promise<T> {
     const { requestTimeoutMs, retry, logger } = this.#options;
-    let seen: { response?: SeenResponse } = {};
+    let seen: Seen = {};
     return withRetries(
       {
         signal,
         options: retry,
         backend: "horizon",
         operation: what,
-        classify: (error) => this.#classify(what, error, seen.response),
+        classify: (error) => this.#classify(what, error, seen),
         exhausted: (error, attempts) =>
           new KinRpcError(
-            `Horizon ${this.url} ${what} failed after ${attempts} attempts: ${describeFailure(error, seen.response)}`,
+            `Horizon ${this.url} ${what} failed after ${attempts} attempts: ${describeFailure(error, seen)}`,
             what,
             attempts,
             { cause: error },
           ),
         onRetry: (info) => {
           notifyRetry(this.#options.onRetry, info, logger);
+          // The failure goes in as text: the SDK's errors carry the whole response body.
           logger.warn(
-            { backend: "horizon", request: what, attempt: info.attempt, delayMs: info.delayMs, err: info.error },
+            {
+              backend: "horizon",
+              request: what,
+              kind: info.kind,
+              attempt: info.attempt,
+              delayMs: Math.round(info.delayMs),
+              status: info.status,
+              reason: describeFailure(info.error, seen),
+            },
             "Horizon request failed; retrying",
           );
         },
+        onSuccess: () =>
+          notifySucceeded(this.#options.onRequestSucceeded, { backend: "horizon", operation: what }, logger),
       },
       () => {
         seen = {};
@@ -151,9 +194,12 @@ export class HorizonClient {
     );
   }
 
-  #classify(what: string, error: unknown, response: SeenResponse | undefined): FailureVerdict {
-    if (error instanceof RpcResponseError || isTimeout(error)) return { retry: true };
-    if (response === undefined) return { retry: true }; // connection refused/reset, malformed body
+  #classify(what: string, error: unknown, seen: Seen): FailureVerdict {
+    if (seen.malformed) return { retry: true, kind: "malformed" };
+    if (error instanceof RpcResponseError) return { retry: true, kind: "invalid" };
+    if (isTimeout(error)) return { retry: true, kind: "timeout" };
+    const response = seen.response;
+    if (response === undefined) return { retry: true, kind: "network" }; // refused, reset, cut off
     const retryAfterMs = parseRetryAfter(header(response.headers, "retry-after"));
     if (CONFIGURATION_STATUSES.has(response.status)) {
       return {
@@ -161,7 +207,12 @@ export class HorizonClient {
         error: new ConfigurationError(`Horizon ${this.url} ${what}: HTTP ${response.status}`, { cause: error }),
       };
     }
-    return { retry: true, status: response.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return {
+      retry: true,
+      kind: statusKind(response.status),
+      status: response.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
   }
 }
 
@@ -233,8 +284,17 @@ function header(headers: SeenResponse["headers"], name: string): string | undefi
   return found?.[1];
 }
 
-function describeFailure(error: unknown, response: SeenResponse | undefined): string {
-  const status = response ? `HTTP ${response.status}` : "";
+function describeFailure(error: unknown, seen: Seen): string {
   const message = error instanceof Error ? error.message : String(error);
-  return status ? `${status} (${message})` : message;
+  if (seen.malformed) return `the body is not JSON (${message})`;
+  return seen.response ? `HTTP ${seen.response.status} (${message})` : message;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

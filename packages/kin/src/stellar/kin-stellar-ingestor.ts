@@ -13,6 +13,7 @@ import { type Entry, KinVersion } from "../gen/model_pb.js";
 import { createStellarEntry } from "../model/entry.js";
 import { ledgerFromPointer, stellarPointer } from "../model/pointer.js";
 import { getHistoryIngestorName } from "../model/version.js";
+import type { RequestListener } from "../request-listener.js";
 import type { RetryOptions } from "../retry.js";
 import type { RetryListener } from "../retry-listener.js";
 import { Semaphore } from "../semaphore.js";
@@ -39,6 +40,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
   readonly #idleTimeoutMs: number;
   readonly #retry: RetryOptions;
   readonly #onRetry: RetryListener | undefined;
+  readonly #onRequestSucceeded: RequestListener | undefined;
   readonly #log: Logger;
 
   constructor(options: KinStellarIngestorOptions) {
@@ -62,6 +64,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
     this.#idleTimeoutMs = positiveInteger("streamIdleTimeoutMs", options.streamIdleTimeoutMs ?? 15_000);
     this.#retry = options.retry ?? {};
     this.#onRetry = options.onRetry;
+    this.#onRequestSucceeded = options.onRequestSucceeded;
     this.#log = options.logger ?? silentLogger;
     this.#client = new HorizonClient({
       url: options.horizonUrl,
@@ -70,6 +73,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
       requestTimeoutMs: positiveInteger("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
       retry: this.#retry,
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onRequestSucceeded ? { onRequestSucceeded: options.onRequestSucceeded } : {}),
       logger: this.#log,
     });
   }
@@ -101,6 +105,7 @@ export class KinStellarIngestor implements Ingestor<Entry> {
       idleTimeoutMs: this.#idleTimeoutMs,
       retry: this.#retry,
       ...(this.#onRetry ? { onRetry: this.#onRetry } : {}),
+      ...(this.#onRequestSucceeded ? { onRequestSucceeded: this.#onRequestSucceeded } : {}),
       logger: this.#log,
     });
     const permits = new Semaphore(this.#concurrency);

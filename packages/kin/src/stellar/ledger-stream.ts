@@ -1,7 +1,10 @@
 import { backoffDelay, type Logger, withJitter } from "@tidemark/core";
 import { KinRpcError, RpcResponseError } from "../errors.js";
-import type { RetryOptions } from "../retry.js";
-import { notifyRetry, type RetryListener, retryStatus } from "../retry-listener.js";
+import { HttpStatusError } from "../http-status-error.js";
+import { notifySucceeded, type RequestListener } from "../request-listener.js";
+import { isTimeout, type RetryOptions } from "../retry.js";
+import { notifyRetry, type RetryKind, type RetryListener, retryStatus, statusKind } from "../retry-listener.js";
+import { readEventStream, type ServerSentEvent } from "./event-stream.js";
 import { type HorizonClient, type LedgerInfo, parseLedger } from "./horizon-client.js";
 
 const STABLE_STREAM_MS = 5000;
@@ -17,20 +20,28 @@ export interface LedgerStreamOptions {
   readonly idleTimeoutMs: number;
   readonly retry: RetryOptions;
   readonly onRetry?: RetryListener;
+  readonly onRequestSucceeded?: RequestListener;
   readonly logger: Logger;
 }
 
 /**
- * Horizon's ledger stream (server-sent events through the SDK) as an ordered
- * pull source. Whenever the stream drops, errors or is paused because the
- * consumer fell behind, it is reopened from the last ledger received, so
- * every ledger arrives once and in order; a gap in sequence numbers fails it.
+ * Horizon's ledger stream (server-sent events) as an ordered pull source.
+ * Whenever the stream drops, errors, sends an event that is not a ledger, or
+ * is paused because the consumer fell behind, it is reopened from the last
+ * ledger received (after a backoff, or the server's `Retry-After`), so every
+ * ledger arrives once and in order; a gap in sequence numbers fails it.
+ *
+ * It reads the stream itself rather than through the SDK's `EventSource`:
+ * that one throws an event that is not JSON out of its listener (an uncaught
+ * exception), drops the status's `Retry-After` and sends none of the
+ * configured headers.
  */
 export class LedgerStream {
   readonly #o: LedgerStreamOptions;
   readonly #buffer: LedgerInfo[] = [];
   #last: number | null;
-  #close: (() => void) | null = null;
+  /** The open connection; a stale one's late events and errors are ignored. */
+  #connection: AbortController | null = null;
   #paused = false;
   #closed = false;
   #failure: { error: unknown } | null = null;
@@ -79,27 +90,37 @@ export class LedgerStream {
   }
 
   #open(): void {
-    if (this.#closed || this.#close !== null) return;
+    if (this.#closed || this.#connection !== null) return;
+    const connection = new AbortController();
+    this.#connection = connection;
     // A ledger's paging token is its sequence << 32: the stream resumes right after the last ledger received.
     const cursor = this.#last === null ? "0" : (BigInt(this.#last) << 32n).toString();
-    const builder = this.#o.client.server().ledgers().cursor(cursor).order("asc");
+    const client = this.#o.client;
     this.#openedAt = performance.now();
-    this.#close = builder.stream({
-      onmessage: (record) => this.#onRecord(record),
-      onerror: (event) => this.#onError(event),
-      reconnectTimeout: this.#o.idleTimeoutMs,
-    });
+    readEventStream({
+      url: client.resourceUrl("/ledgers", { cursor, order: "asc" }),
+      ...(client.headers ? { headers: client.headers } : {}),
+      signal: connection.signal,
+      idleTimeoutMs: this.#o.idleTimeoutMs,
+      onEvent: (event) => this.#onEvent(connection, event),
+    }).then(
+      () => this.#onDrop(connection, new Error(`Horizon ${client.url} ended the ledger stream`)),
+      (error: unknown) => this.#onDrop(connection, error),
+    );
   }
 
-  #onRecord(record: unknown): void {
-    if (this.#closed || this.#close === null) return;
-    let ledger: LedgerInfo;
+  /** Takes one event; what it throws (an event that is not a ledger) drops the connection. */
+  #onEvent(connection: AbortController, event: ServerSentEvent): void {
+    if (this.#connection !== connection || event.type !== "message") return; // Horizon's "hello" is an `open` event
+    const what = `${this.#o.client.url} ledger stream`;
+    let record: unknown;
     try {
-      ledger = parseLedger(record, "event", `${this.#o.client.url} ledger stream`);
+      record = JSON.parse(event.data);
     } catch (error) {
-      this.#onError(error);
-      return;
+      throw new SyntaxError(`Horizon ${what}: an event is not JSON (${(error as Error).message})`);
     }
+    const ledger = parseLedger(record, "event", what);
+    notifySucceeded(this.#o.onRequestSucceeded, { backend: "horizon", operation: STREAM_OPERATION }, this.#o.logger);
     if (this.#last !== null && ledger.sequence <= this.#last) return; // replayed after a reconnect
     if (this.#last !== null && ledger.sequence !== this.#last + 1) {
       this.#fail(
@@ -121,17 +142,17 @@ export class LedgerStream {
     this.#notify();
   }
 
-  #onError(error: unknown): void {
-    if (this.#closed || this.#close === null) return;
+  #onDrop(connection: AbortController, error: unknown): void {
+    if (this.#closed || this.#connection !== connection) return;
     this.#stopStream();
     // A stream that stayed up a while before dropping was working: only quick successive failures add up.
     if (performance.now() - this.#openedAt > STABLE_STREAM_MS) this.#failures = 0;
     this.#failures++;
-    const maxAttempts = this.#o.retry.maxAttempts ?? 6;
-    if (this.#failures >= maxAttempts) {
+    const { retry } = this.#o;
+    if (this.#failures >= (retry.maxAttempts ?? 6)) {
       this.#fail(
         new KinRpcError(
-          `Horizon ${this.#o.client.url} ledger stream failed ${this.#failures} times in a row after ledger ${this.#last ?? "(none)"}: ${describeEvent(error)}`,
+          `Horizon ${this.#o.client.url} ledger stream failed ${this.#failures} times in a row after ledger ${this.#last ?? "(none)"}: ${describeFailure(error)}`,
           STREAM_OPERATION,
           this.#failures,
           { cause: error },
@@ -139,34 +160,49 @@ export class LedgerStream {
       );
       return;
     }
-    const delayMs = withJitter(
-      backoffDelay(this.#failures, {
-        initialMs: this.#o.retry.initialBackoffMs ?? 250,
-        maxMs: this.#o.retry.maxBackoffMs ?? 10_000,
-      }),
+    const backoff = withJitter(
+      backoffDelay(this.#failures, { initialMs: retry.initialBackoffMs ?? 250, maxMs: retry.maxBackoffMs ?? 10_000 }),
       0.2,
     );
+    const retryAfter = error instanceof HttpStatusError ? (error.retryAfterMs ?? 0) : 0;
+    const delayMs = Math.max(backoff, Math.min(retryAfter, retry.maxRetryAfterMs ?? 60_000));
     this.#reopenTimer = setTimeout(() => {
       this.#reopenTimer = null;
       if (!this.#paused) this.#open();
     }, delayMs);
     // Reported once the reopening is scheduled, so a failing log or listener cannot stall the stream.
-    notifyRetry(
-      this.#o.onRetry,
-      {
-        backend: "horizon",
-        operation: STREAM_OPERATION,
-        attempt: this.#failures,
-        delayMs,
-        ...retryStatus(eventStatus(error)),
-        error,
-      },
-      this.#o.logger,
-    );
-    this.#o.logger.warn(
-      { backend: "horizon", after: this.#last, attempt: this.#failures, delayMs, err: error },
-      "Horizon ledger stream dropped; reopening",
-    );
+    const status = error instanceof HttpStatusError ? error.status : undefined;
+    const kind = failureKind(error);
+    try {
+      notifyRetry(
+        this.#o.onRetry,
+        {
+          kind,
+          backend: "horizon",
+          operation: STREAM_OPERATION,
+          attempt: this.#failures,
+          delayMs,
+          ...retryStatus(status),
+          error,
+        },
+        this.#o.logger,
+      );
+      this.#o.logger.warn(
+        {
+          backend: "horizon",
+          request: STREAM_OPERATION,
+          kind,
+          after: this.#last,
+          attempt: this.#failures,
+          delayMs: Math.round(delayMs),
+          status,
+          reason: describeFailure(error),
+        },
+        "Horizon ledger stream dropped; reopening",
+      );
+    } catch {
+      // A logger that throws must not become an unhandled rejection; the reopening is scheduled already.
+    }
   }
 
   #fail(error: unknown): void {
@@ -176,9 +212,9 @@ export class LedgerStream {
   }
 
   #stopStream(): void {
-    const close = this.#close;
-    this.#close = null;
-    close?.();
+    const connection = this.#connection;
+    this.#connection = null;
+    connection?.abort(new DOMException("ledger stream stopped", "AbortError"));
   }
 
   #notify(): void {
@@ -188,16 +224,16 @@ export class LedgerStream {
   }
 }
 
-/** The HTTP status an SDK stream error event carries (its `code`), if any. */
-function eventStatus(error: unknown): number | undefined {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === "number" && code >= 100 && code <= 599 ? code : undefined;
+function failureKind(error: unknown): RetryKind {
+  if (error instanceof HttpStatusError) return statusKind(error.status);
+  if (error instanceof SyntaxError) return "malformed";
+  if (error instanceof RpcResponseError) return "invalid";
+  if (isTimeout(error)) return "timeout";
+  return "network"; // refused, reset, or ended by the server
 }
 
-function describeEvent(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  const message = (error as { message?: unknown })?.message;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof message === "string") return code === undefined ? message : `${message} (HTTP ${String(code)})`;
-  return String(error);
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+  return `${error.message}${cause}`;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "@tidemark/core";
 import type { KinVersion } from "../gen/model_pb.js";
+import type { RequestListener } from "../request-listener.js";
 import type { RetryOptions } from "../retry.js";
 import type { RetryListener } from "../retry-listener.js";
 
@@ -38,9 +39,17 @@ export interface KinStellarIngestorOptions {
   /**
    * Told about every failed request that is about to be retried, before the
    * wait: which request, the attempt, the delay, the HTTP status and whether
-   * the endpoint throttled (HTTP 429). For metrics; it must not block. A
-   * listener that throws is logged and ignored, never stopping the retry.
+   * the endpoint throttled (HTTP 429) and the failure's `kind`. For metrics;
+   * it must not block. A listener that throws is logged and ignored, never
+   * stopping the retry.
    */
   readonly onRetry?: RetryListener;
+  /**
+   * Told about every chain request that succeeded (for the ledger stream: every ledger event received), by the same
+   * `operation` name `onRetry` uses, so a request reported failing can be
+   * seen to recover. Called often: it must be cheap. A listener that throws
+   * is logged once and otherwise ignored.
+   */
+  readonly onRequestSucceeded?: RequestListener;
   readonly logger?: Logger;
 }
