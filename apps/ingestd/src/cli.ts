@@ -10,6 +10,8 @@ import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
 import { runService } from "./run-command.js";
 import { requireHistory, resolveRunConfig } from "./run-config.js";
+import { serveService } from "./serve-command.js";
+import { resolveServeConfig } from "./serve-config.js";
 import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
 import type { StoreOptions } from "./stores/store.js";
@@ -102,6 +104,35 @@ export function buildCli(io: CliIo): Command {
     const config = resolveRunConfig({ flags: normalized, env: io.env });
     await runService({ config, signal: io.signal });
   });
+
+  program
+    .command("serve")
+    .description(
+      "Serve agora's Transaction v4 GetHistory and GetTransaction from the history (gRPC, gRPC-Web and Connect JSON on one port)",
+    )
+    .option("--port <port>", "listen on this port; 0 picks a free one, logged as grpcPort (env TIDEMARK_SERVE_PORT)")
+    .option("--host <address>", "listen on this address (env TIDEMARK_SERVE_HOST; default 127.0.0.1)")
+    .option(
+      "--store <url>",
+      "the commit store whose pointers bound what is shown: sqlite:PATH, postgres://…, dynamodb:…, mongodb://…, etcd://… (env TIDEMARK_STORE; default: the --history itself, else sqlite:./tidemark.db)",
+    )
+    .option(
+      "--history <url>",
+      "where the history is (env TIDEMARK_HISTORY; default: the --store itself; required with an etcd store)",
+    )
+    .addOption(
+      new Option(
+        "--chain <names>",
+        `chains to answer for, comma-separated (${chainNames.join(", ")}; env TIDEMARK_CHAIN; default kin4)`,
+      ),
+    )
+    .option("--metrics-port <port>", "serve /metrics, /healthz and /ready on this port (env TIDEMARK_METRICS_PORT)")
+    .option("--log-level <level>", "trace, debug, info, warn, error or silent (env TIDEMARK_LOG_LEVEL)")
+    .option("--config <file>", "a JSON file with any of these settings (env TIDEMARK_CONFIG)")
+    .action(async (flags: Record<string, unknown>) => {
+      const config = resolveServeConfig({ flags, env: io.env });
+      await serveService({ config, signal: io.signal });
+    });
 
   program
     .command("simulate")

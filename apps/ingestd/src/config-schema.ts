@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { blockProblem } from "./block-limits.js";
 import { type ChainName, chainNames, isChainName } from "./chain-names.js";
@@ -35,6 +36,23 @@ export const settingNames = {
 } as const satisfies Record<string, SettingNames>;
 
 export type SettingKey = keyof typeof settingNames;
+
+/**
+ * The `serve` settings: the store and history to read, the chains to answer
+ * for, where to listen, metrics and logs. Shared settings keep `run`'s names,
+ * so one config file can hold both commands' settings.
+ */
+export const serveSettingNames = {
+  store: settingNames.store,
+  history: settingNames.history,
+  chains: settingNames.chains,
+  port: { flag: "port", env: "TIDEMARK_SERVE_PORT", file: "servePort" },
+  host: { flag: "host", env: "TIDEMARK_SERVE_HOST", file: "serveHost" },
+  metricsPort: settingNames.metricsPort,
+  logLevel: settingNames.logLevel,
+} as const satisfies Record<string, SettingNames>;
+
+export type ServeSettingKey = keyof typeof serveSettingNames;
 
 export const logLevels = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 
@@ -108,25 +126,7 @@ export function keepsHistory(url: string): boolean {
  * caller; custom issues carry their whole message.
  */
 export function runSettingsSchema(nameOf: (key: SettingKey) => string) {
-  const storeUrl = (key: "store" | "history") =>
-    text.transform((value, ctx) => {
-      // First: it refuses unknown kinds and unencoded credentials without echoing what may be a password.
-      checkStoreUrl(value, nameOf(key));
-      if (value === "sqlite:") {
-        ctx.addIssue({ code: "custom", message: 'must be sqlite:PATH, got "sqlite:"' });
-        return z.NEVER;
-      }
-      if (key === "history" && !keepsHistory(value)) {
-        ctx.addIssue({
-          code: "custom",
-          message:
-            "etcd keeps commits and locks only, not history: use postgres://…, dynamodb:…, mongodb://… or sqlite:PATH",
-        });
-        return z.NEVER;
-      }
-      return value;
-    });
-
+  const storeUrl = (key: "store" | "history") => storeUrlSetting(key, nameOf);
   return z
     .object({
       rpc: endpoint.optional(),
@@ -182,9 +182,68 @@ export function runSettingsSchema(nameOf: (key: SettingKey) => string) {
     });
 }
 
-/** The config file's shape: a JSON object of known settings only. */
+/** A store URL setting; `nameOf` names it as the user wrote it. */
+function storeUrlSetting(key: "store" | "history", nameOf: (key: "store" | "history") => string) {
+  return text.transform((value, ctx) => {
+    // First: it refuses unknown kinds and unencoded credentials without echoing what may be a password.
+    checkStoreUrl(value, nameOf(key));
+    if (value === "sqlite:") {
+      ctx.addIssue({ code: "custom", message: 'must be sqlite:PATH, got "sqlite:"' });
+      return z.NEVER;
+    }
+    if (key === "history" && !keepsHistory(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "etcd keeps commits and locks only, not history: use postgres://…, dynamodb:…, mongodb://… or sqlite:PATH",
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+/** A host name or IP address to listen on (no scheme, port or path). */
+const listenHost = text.refine(
+  (value) => isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value),
+  {
+    error: "must be a host name or IP address to listen on (such as 127.0.0.1, :: or localhost)",
+  },
+);
+
+/** The schema of the merged `serve` settings, like {@link runSettingsSchema}. */
+export function serveSettingsSchema(nameOf: (key: ServeSettingKey) => string) {
+  const storeUrl = (key: "store" | "history") => storeUrlSetting(key, nameOf);
+  const port = integer(0, 65_535, "must be a TCP port (0-65535)");
+  return z
+    .object({
+      store: storeUrl("store").optional(),
+      history: storeUrl("history").optional(),
+      chains: chainList.optional(),
+      port: port.optional(),
+      host: listenHost.optional(),
+      metricsPort: port.optional(),
+      logLevel: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).optional(),
+    })
+    .superRefine((s, ctx) => {
+      if (s.port === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["port"],
+          message: "required: the port to serve gRPC and Connect on (0: any free port)",
+        });
+      }
+    });
+}
+
+/** The config file's shape: a JSON object of known settings only, of `run` and `serve` alike. */
 export const configFileSchema = z.strictObject(
-  Object.fromEntries(Object.values(settingNames).map(({ file }) => [file, z.unknown().optional()])),
+  Object.fromEntries(
+    [...Object.values(settingNames), ...Object.values(serveSettingNames)].map(({ file }) => [
+      file,
+      z.unknown().optional(),
+    ]),
+  ),
   // Unknown keys are reported by name by the caller.
   { error: (issue) => (issue.code === "unrecognized_keys" ? undefined : "must hold a JSON object") },
 );

@@ -7,7 +7,14 @@ export interface HealthServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly registry: Registry;
-  readonly chains: readonly ChainState[];
+  /** The chains `run` ingests: `/ready` and `/leader` report on them. */
+  readonly chains?: readonly ChainState[];
+  /**
+   * Answers `/ready` instead of the chains (`serve`: whether the history store
+   * answers); `/leader` is then not served. It must settle on its own (a
+   * timeout of its own) and say why it is not ready without internals.
+   */
+  readonly ready?: () => Promise<ReadyReport>;
   /** A leading chain is ready when its lag is at most this many blocks (default 10). */
   readonly readyLag?: bigint;
   /** A request failing this many times in a row makes its chain unready (default 5). */
@@ -18,12 +25,19 @@ export interface HealthServerOptions {
   readonly stallMs?: number;
 }
 
+/** The body of `/ready`; the status is 200 when `ready`, else 503. */
+export interface ReadyReport {
+  readonly ready: boolean;
+  readonly [detail: string]: unknown;
+}
+
 /**
  * `/metrics` (Prometheus), `/healthz` (the process is alive), `/ready`
  * (every chain could be served: store and chain answer, no request keeps
- * failing, and a leader caught up with its head; see `chainReadiness`),
- * `/leader` (this node holds the lock and its commits advance). Status 200
- * or 503 with a small JSON body that says why.
+ * failing, and a leader caught up with its head; see `chainReadiness`; or
+ * what `options.ready` says), `/leader` (this node holds the lock and its
+ * commits advance; `run` only). Status 200 or 503 with a small JSON body
+ * that says why.
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<Server> {
   const readyLag = options.readyLag ?? 10n;
@@ -33,6 +47,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
     unreadyAfterFailures: options.unreadyAfterFailures ?? 5,
     storeFreshMs: options.storeFreshMs ?? 15_000,
   };
+  const chainStates = options.chains ?? [];
+  const readyProbe = options.ready;
+  const endpoints = readyProbe ? ["/metrics", "/healthz", "/ready"] : ["/metrics", "/healthz", "/ready", "/leader"];
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     const reply = (ok: boolean, body: unknown) => {
@@ -50,14 +67,21 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
       return;
     }
     if (path === "/healthz") return reply(true, { status: "alive" });
+    if (path === "/ready" && readyProbe) {
+      readyProbe().then(
+        (report) => reply(report.ready, report),
+        () => reply(false, { ready: false, reasons: ["the readiness check failed"] }),
+      );
+      return;
+    }
     if (path === "/ready") {
-      const chains = options.chains.map((c) => chainReadiness(c, rules));
+      const chains = chainStates.map((c) => chainReadiness(c, rules));
       const ready = chains.every((c) => c.ready);
       return reply(ready, { ready, chains });
     }
-    if (path === "/leader") {
+    if (path === "/leader" && !readyProbe) {
       const now = performance.now();
-      const chains = options.chains.map((c) => ({
+      const chains = chainStates.map((c) => ({
         chain: c.chain,
         leader: c.leader && (c.lastCommitAt === null ? true : now - c.lastCommitAt < stallMs || c.lag === 0n),
       }));
@@ -66,7 +90,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
         { chains },
       );
     }
-    reply(false, { error: `no such endpoint: ${path}`, endpoints: ["/metrics", "/healthz", "/ready", "/leader"] });
+    reply(false, { error: `no such endpoint: ${path}`, endpoints });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

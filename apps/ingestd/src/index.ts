@@ -5,5 +5,7 @@ export { InvalidConfigError } from "./config-error.js";
 export { DemoNetwork, type DemoNetworkOptions } from "./demo-network.js";
 export { type RunCommandOptions, runService } from "./run-command.js";
 export { type ChainConfig, type RunConfig, resolveRunConfig } from "./run-config.js";
+export { type ServeCommandOptions, serveService } from "./serve-command.js";
+export { resolveServeConfig, type ServeConfig } from "./serve-config.js";
 export { openStore } from "./stores/open-store.js";
 export type { Store, StoreOptions } from "./stores/store.js";

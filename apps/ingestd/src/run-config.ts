@@ -8,6 +8,7 @@ import {
   runSettingsSchema,
   type SettingKey,
   type SettingNames,
+  serveSettingNames,
   settingNames,
 } from "./config-schema.js";
 
@@ -70,19 +71,8 @@ interface Source {
  * JSON), which beats the defaults. The merged values are validated by one
  * schema ({@link runSettingsSchema}); every error names the setting as given.
  */
-export function resolveRunConfig({ flags, env }: RunInputs): RunConfig {
-  const configSource = pickConfigPath(flags, env);
-  const file = configSource === undefined ? {} : readConfigFile(configSource);
-  const sources = new Map<SettingKey, Source>();
-  for (const [key, names] of Object.entries(settingNames) as [SettingKey, SettingNames][]) {
-    const source = pick(names, flags, env, file, configSource?.path ?? "");
-    if (source !== undefined) sources.set(key, source);
-  }
-  const nameOf = (key: SettingKey) => sources.get(key)?.name ?? `--${kebab(settingNames[key].flag)}`;
-  const raw = Object.fromEntries([...sources].map(([key, source]) => [key, source.value]));
-  const parsed = runSettingsSchema(nameOf).safeParse(raw);
-  if (!parsed.success) throw configError(parsed.error.issues[0] as z.core.$ZodIssue, sources, nameOf);
-  const s = parsed.data;
+export function resolveRunConfig(inputs: RunInputs): RunConfig {
+  const s = resolveSettings(settingNames, runSettingsSchema, inputs);
 
   const demo = s.demo === true || (s.rpc === undefined && s.horizon === undefined);
   const chains = s.chains ?? [s.horizon && !s.rpc ? "kin3" : "kin4"];
@@ -114,8 +104,33 @@ export function resolveRunConfig({ flags, env }: RunInputs): RunConfig {
   };
 }
 
+/**
+ * Merges one command's settings (`names`): flags beat environment variables,
+ * which beat the config file; `schema` validates them all at once and the
+ * first problem becomes an {@link InvalidConfigError} naming the setting as
+ * the user gave it.
+ */
+export function resolveSettings<K extends string, T>(
+  names: Readonly<Record<K, SettingNames>>,
+  schema: (nameOf: (key: K) => string) => z.ZodType<T>,
+  { flags, env }: RunInputs,
+): T {
+  const configSource = pickConfigPath(flags, env);
+  const file = configSource === undefined ? {} : readConfigFile(configSource);
+  const sources = new Map<K, Source>();
+  for (const [key, setting] of Object.entries(names) as [K, SettingNames][]) {
+    const source = pick(setting, flags, env, file, configSource?.path ?? "");
+    if (source !== undefined) sources.set(key, source);
+  }
+  const nameOf = (key: K) => sources.get(key)?.name ?? `--${kebab(names[key].flag)}`;
+  const raw = Object.fromEntries([...sources].map(([key, source]) => [key, source.value]));
+  const parsed = schema(nameOf).safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error.issues[0] as z.core.$ZodIssue, sources, nameOf);
+  return parsed.data;
+}
+
 /** The history URL of a command that reads or writes history; explains what to give when there is none. */
-export function requireHistory(config: RunConfig): string {
+export function requireHistory(config: { readonly history?: string }): string {
   if (config.history !== undefined) return config.history;
   throw new InvalidConfigError(
     "--history",
@@ -138,19 +153,19 @@ function pick(
 }
 
 /** The first problem the schema found, as the user should read it: the setting's name, the complaint, the value. */
-function configError(
+function configError<K extends string>(
   issue: z.core.$ZodIssue,
-  sources: ReadonlyMap<SettingKey, Source>,
-  nameOf: (key: SettingKey) => string,
+  sources: ReadonlyMap<K, Source>,
+  nameOf: (key: K) => string,
 ): InvalidConfigError {
-  const key = issue.path[0] as SettingKey;
+  const key = issue.path[0] as K;
   const source = sources.get(key);
   // Custom issues say everything themselves; URL-valued settings are never echoed (they may carry secrets).
   const echo = issue.code !== "custom" && source !== undefined && !secretBearing.has(key);
   return new InvalidConfigError(nameOf(key), echo ? `${issue.message}, got ${show(source.value)}` : issue.message);
 }
 
-const secretBearing = new Set<SettingKey>(["rpc", "horizon", "store", "history"]);
+const secretBearing = new Set<string>(["rpc", "horizon", "store", "history"] satisfies SettingKey[]);
 
 function show(value: unknown): string {
   return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value);
@@ -184,8 +199,8 @@ function readConfigFile({ path, name }: { path: string; name: string }): Record<
   if (checked.success) return checked.data;
   const issue = checked.error.issues[0] as z.core.$ZodIssue;
   if (issue.code === "unrecognized_keys") {
-    const known = Object.values(settingNames).map((names) => names.file);
-    throw new InvalidConfigError(`${path}: "${issue.keys[0]}"`, `unknown setting (known: ${known.join(", ")})`);
+    const known = new Set([...Object.values(settingNames), ...Object.values(serveSettingNames)].map((n) => n.file));
+    throw new InvalidConfigError(`${path}: "${issue.keys[0]}"`, `unknown setting (known: ${[...known].join(", ")})`);
   }
   throw new InvalidConfigError(path, issue.message);
 }

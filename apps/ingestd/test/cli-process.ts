@@ -12,6 +12,11 @@ afterEach(() => {
   for (const child of running) child.kill("SIGKILL");
   running.clear();
 });
+const runningForFile = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of runningForFile) child.kill("SIGKILL");
+  runningForFile.clear();
+});
 
 /** A temporary working directory for one test file, removed afterwards. */
 export function workdir(): string {
@@ -30,13 +35,14 @@ export class Cli {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
 
-  constructor(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+  /** `fileScoped`: the child serves several tests, so it is killed after the file's tests, not after each test. */
+  constructor(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; fileScoped?: boolean }) {
     this.child = spawn(process.execPath, [bin, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    running.add(this.child);
+    (options.fileScoped ? runningForFile : running).add(this.child);
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
       let line: LogLine;
       try {
@@ -56,6 +62,7 @@ export class Cli {
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         running.delete(this.child);
+        runningForFile.delete(this.child);
         resolve({ code, signal });
       });
     });

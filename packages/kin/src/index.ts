@@ -37,6 +37,7 @@ export {
 export { globalHistorySlot, orderingKeyOfSlot } from "./model/global-history.js";
 export { ledgerFromPointer, slotFromPointer, solanaPointer, stellarPointer } from "./model/pointer.js";
 export {
+  type AgoraTransfer,
   type CompiledInstructionView,
   type DecodedSolanaTransaction,
   decodeSolanaTransaction,
@@ -44,6 +45,7 @@ export {
   kinInstructions,
   solanaAccounts,
   solanaAgoraAccounts,
+  solanaAgoraTransfers,
   solanaOrderingKey,
   solanaTokenAccounts,
   solanaTokenInstructions,
@@ -56,7 +58,13 @@ export {
   TOKEN_PROGRAM_ADDRESS,
   type TokenInstruction,
 } from "./model/spl-token.js";
-export { stellarAccounts, stellarOrderingKey, stellarTransactionId } from "./model/stellar.js";
+export {
+  type StellarPayment,
+  stellarAccounts,
+  stellarOrderingKey,
+  stellarPayments,
+  stellarTransactionId,
+} from "./model/stellar.js";
 export { getEventsIngestorName, getHistoryIngestorName, kinVersionName } from "./model/version.js";
 export type { ChainRequest, RequestListener } from "./request-listener.js";
 export type { RetryOptions } from "./retry.js";

@@ -115,24 +115,51 @@ export function decodeSolanaTransaction(entry: Entry): DecodedSolanaTransaction 
   };
 }
 
+/** A top-level SPL Token Transfer as agora reads it: 32-byte token accounts, the amount, the instruction's index. */
+export interface AgoraTransfer {
+  readonly source: Uint8Array;
+  readonly destination: Uint8Array;
+  readonly amount: bigint;
+  readonly index: number;
+}
+
 /**
- * The accounts agora v0.2.7 indexes a Solana transaction under: source and
- * destination of every top-level SPL Token Transfer (whatever its mint),
- * encoded as Stellar G... strkeys. Kept so existing agora account indexes work.
+ * The transfers agora v0.2.7 sees in a Solana transaction (its
+ * `DecompileTransferAccount`): top-level SPL Token Transfer instructions with 9
+ * data bytes and at least 3 accounts, whatever their mint. agora indexes the
+ * transaction under their accounts and reports them as a history item's payments.
  */
-export function solanaAgoraAccounts(entry: Entry): string[] {
+export function solanaAgoraTransfers(entry: Entry): AgoraTransfer[] {
   const decoded = decodeSolanaTransaction(entry);
-  const accounts = new Set<string>();
+  const transfers: AgoraTransfer[] = [];
   for (const instruction of decoded.instructions) {
     if (instruction.innerIndex !== null) continue;
     if (decoded.accountKeys[instruction.programIndex] !== TOKEN_PROGRAM_ADDRESS) continue;
-    // agora's DecompileTransferAccount: Transfer with 9 data bytes and at least 3 accounts.
     if (instruction.data[0] !== 3 || instruction.data.length !== 9 || instruction.accounts.length < 3) continue;
     const source = decoded.accountKeys[instruction.accounts[0] as number];
     const destination = decoded.accountKeys[instruction.accounts[1] as number];
     if (source === undefined || destination === undefined) continue;
-    accounts.add(ed25519PublicKeyStrKey(keyOf(source)));
-    accounts.add(ed25519PublicKeyStrKey(keyOf(destination)));
+    const data = instruction.data;
+    transfers.push({
+      source: keyOf(source),
+      destination: keyOf(destination),
+      amount: new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1, true),
+      index: instruction.outerIndex,
+    });
+  }
+  return transfers;
+}
+
+/**
+ * The accounts agora v0.2.7 indexes a Solana transaction under: source and
+ * destination of every transfer {@link solanaAgoraTransfers} finds, encoded as
+ * Stellar G... strkeys. Kept so existing agora account indexes work.
+ */
+export function solanaAgoraAccounts(entry: Entry): string[] {
+  const accounts = new Set<string>();
+  for (const transfer of solanaAgoraTransfers(entry)) {
+    accounts.add(ed25519PublicKeyStrKey(transfer.source));
+    accounts.add(ed25519PublicKeyStrKey(transfer.destination));
   }
   return [...accounts];
 }

@@ -73,6 +73,50 @@ export function stellarAccounts(entry: Entry): string[] {
   return [...accounts];
 }
 
+/** A payment operation as agora reads it: 32-byte ed25519 accounts, the raw XDR amount, the operation's index. */
+export interface StellarPayment {
+  readonly source: Uint8Array;
+  readonly destination: Uint8Array;
+  readonly amount: bigint;
+  readonly index: number;
+}
+
+/**
+ * The payment operations of a Stellar transaction, as agora v0.2.7 reports them
+ * in a history item: the operation's source (or the transaction's), its
+ * destination and its amount as the XDR holds it; other operations are skipped
+ * but keep their place in the indexes.
+ */
+export function stellarPayments(entry: Entry): StellarPayment[] {
+  const stellar = stellarBody(entry);
+  const wire = parseEnvelope(stellar).toXdrObject() as EnvelopeWire;
+  let source: Uint8Array;
+  let operations: readonly OperationWire[];
+  if (wire.type === 0) {
+    source = wire.v0.tx.sourceAccountEd25519 as Uint8Array;
+    operations = wire.v0.tx.operations as unknown as OperationWire[];
+  } else if (wire.type === 2) {
+    source = muxedKey(wire.v1.tx.sourceAccount as MuxedWire);
+    operations = wire.v1.tx.operations as unknown as OperationWire[];
+  } else {
+    const inner = wire.feeBump.tx.innerTx.v1.tx;
+    source = muxedKey(inner.sourceAccount as MuxedWire);
+    operations = inner.operations as unknown as OperationWire[];
+  }
+  const payments: StellarPayment[] = [];
+  operations.forEach((operation, index) => {
+    if (operation.body.type !== PAYMENT) return;
+    const payment = operation.body.paymentOp as { destination: MuxedWire; amount: bigint | string | number };
+    payments.push({
+      source: operation.sourceAccount ? muxedKey(operation.sourceAccount) : source,
+      destination: muxedKey(payment.destination),
+      amount: BigInt(payment.amount),
+      index,
+    });
+  });
+  return payments;
+}
+
 function muxedKey(account: MuxedWire): Uint8Array {
   return account.type === 0 ? account.ed25519 : account.med25519.ed25519;
 }

@@ -1,0 +1,75 @@
+import type { Committer, HistoryReader } from "@tidemark/core";
+import type { Entry } from "@tidemark/kin";
+import type { ChainPointers } from "./chain-runtime.js";
+import { failureReason, type Redaction } from "./failure-reason.js";
+import type { ReadyReport } from "./health-server.js";
+
+/** One chain `serve` answers for. */
+export interface ServedChain {
+  readonly pointers: ChainPointers;
+  readonly reader: HistoryReader<Entry>;
+}
+
+export interface HistoryReadinessOptions {
+  readonly chains: readonly ServedChain[];
+  /** The commit store, whose pointers bound what the history shows. */
+  readonly committer: Committer;
+  /** A check that has not answered within this many ms counts as failed (default 5000). */
+  readonly timeoutMs?: number;
+  /** The configured store URLs, never shown in a reason. */
+  readonly redactions: readonly Redaction[];
+}
+
+/**
+ * `/ready` for `serve`: ready when, for every chain, the commit store returns
+ * the committed pointer and the history store answers a lookup, each within
+ * the timeout. Concurrent probes share one check.
+ */
+export function historyReadiness(options: HistoryReadinessOptions): () => Promise<ReadyReport> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  let running: Promise<ReadyReport> | null = null;
+  const check = async (): Promise<ReadyReport> => {
+    const chains = await Promise.all(
+      options.chains.map(async ({ pointers, reader }) => {
+        const controller = new AbortController();
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            controller.abort();
+            reject(new Error(`the history store did not answer within ${timeoutMs} ms`));
+          }, timeoutMs);
+        });
+        try {
+          const [committed] = await Promise.race([
+            Promise.all([
+              options.committer.latest(pointers.ingestorName, { signal: controller.signal }),
+              // An id no transaction has, of the chain's id length: the lookup itself is what is checked.
+              reader.getTransaction(new Uint8Array(pointers.unit === "slot" ? 64 : 32)),
+            ]),
+            timeout,
+          ]);
+          return {
+            chain: pointers.chain,
+            ready: true,
+            committed: committed === null ? null : pointers.toBlock(committed).toString(),
+          };
+        } catch (error) {
+          return {
+            chain: pointers.chain,
+            ready: false,
+            reasons: [failureReason(error, options.redactions)],
+          };
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return { ready: chains.every((c) => c.ready), chains };
+  };
+  return () => {
+    running ??= check().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}

@@ -1,0 +1,88 @@
+import { comparePointers, type HistoryReader } from "@tidemark/core";
+import type { Entry } from "../gen/model_pb.js";
+import { orderingKey, transactionId } from "../model/codec.js";
+import type { PageStart } from "./cursor.js";
+import { invalidArgument } from "./request-errors.js";
+
+/** agora's page size, and the most a GetHistory response carries. */
+export const PAGE_SIZE = 100;
+
+/** One place an account's entries are kept: a history reader and the keys the account is listed under there. */
+export interface HistorySource {
+  readonly reader: HistoryReader<Entry>;
+  readonly keys: readonly string[];
+}
+
+interface Keyed {
+  readonly entry: Entry;
+  readonly orderingKey: Uint8Array;
+  readonly id: string;
+}
+
+/**
+ * One page of an account's history across its sources, in ordering-key order,
+ * as agora's loader pages it: at most {@link PAGE_SIZE} entries, from the
+ * oldest (ascending) or the newest (descending) unless `start` says where to
+ * continue. Like agora, the page is read from `start` inclusive and the entry
+ * at `start` is then dropped, so one read also tells whether an agora cursor
+ * names an entry of this account: one that does not is refused.
+ */
+export async function accountPage(
+  sources: readonly HistorySource[],
+  order: "asc" | "desc",
+  start: PageStart | undefined,
+): Promise<Entry[]> {
+  const cursor = start === undefined ? undefined : inclusiveCursor(start.orderingKey, order);
+  // One more than a page: the entry at `start` comes back too.
+  const limit = start === undefined ? PAGE_SIZE : PAGE_SIZE + 1;
+  const reads = sources.flatMap(({ reader, keys }) =>
+    keys.map((key) => reader.getAccountHistory(key, { order, limit, ...(cursor ? { cursor } : {}) })),
+  );
+  const merged = mergePages(await Promise.all(reads), order);
+  if (start !== undefined) {
+    const first = merged[0];
+    const atStart = first !== undefined && comparePointers(first.orderingKey, start.orderingKey) === 0;
+    if (atStart) merged.shift();
+    else if (start.kind === "agora") throw invalidArgument("cursor.value", "is not a cursor of account_id's history");
+  }
+  return merged.slice(0, PAGE_SIZE).map((k) => k.entry);
+}
+
+/**
+ * The exclusive store cursor that starts a read at `key` itself. Ordering keys
+ * of one Kin version have one length, so in ascending order the key just
+ * below `key` of the same length does it; in descending order, `key` followed
+ * by a zero byte (the least key above it).
+ */
+function inclusiveCursor(key: Uint8Array, order: "asc" | "desc"): Uint8Array | undefined {
+  if (order === "desc") {
+    const above = new Uint8Array(key.length + 1);
+    above.set(key);
+    return above;
+  }
+  const below = key.slice();
+  for (let i = below.length - 1; i >= 0; i--) {
+    if (below[i] !== 0) {
+      below[i] = (below[i] as number) - 1;
+      return below;
+    }
+    below[i] = 0xff;
+  }
+  // An all-zero key: nothing lies below it, so read from the start.
+  return undefined;
+}
+
+/** Several sorted reads as one, each transaction once (an entry is often listed under several keys). */
+function mergePages(pages: readonly Entry[][], order: "asc" | "desc"): Keyed[] {
+  const byId = new Map<string, Keyed>();
+  for (const page of pages) {
+    for (const entry of page) {
+      const id = Buffer.from(transactionId(entry)).toString("hex");
+      if (!byId.has(id)) byId.set(id, { entry, orderingKey: orderingKey(entry), id });
+    }
+  }
+  const sign = order === "asc" ? 1 : -1;
+  return [...byId.values()].sort(
+    (a, b) => sign * (comparePointers(a.orderingKey, b.orderingKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+  );
+}

@@ -1,0 +1,32 @@
+export {
+  type SolanaAccountId,
+  SolanaAccountIdSchema,
+  type StellarTransaction,
+  StellarTransactionSchema,
+  type TransactionError,
+  TransactionError_Reason,
+  TransactionErrorSchema,
+  type TransactionId,
+  TransactionIdSchema,
+} from "../gen/agora/common/v4/model_pb.js";
+export {
+  type Cursor,
+  CursorSchema,
+  type GetHistoryRequest,
+  GetHistoryRequest_Direction,
+  GetHistoryRequestSchema,
+  type GetHistoryResponse,
+  GetHistoryResponse_Result,
+  GetHistoryResponseSchema,
+  type GetTransactionRequest,
+  GetTransactionRequestSchema,
+  type GetTransactionResponse,
+  GetTransactionResponse_State,
+  GetTransactionResponseSchema,
+  type HistoryItem,
+  type HistoryItem_Payment,
+  HistoryItem_PaymentSchema,
+  HistoryItemSchema,
+  Transaction,
+} from "../gen/agora/transaction/v4/transaction_service_pb.js";
+export { createTransactionService, type TransactionServiceOptions } from "./transaction-service.js";

@@ -1,0 +1,138 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { type HistoryReader, type Logger, silentLogger } from "@tidemark/core";
+import {
+  GetHistoryRequest_Direction,
+  type GetHistoryResponse,
+  GetHistoryResponse_Result,
+  GetHistoryResponseSchema,
+  type GetTransactionResponse,
+  GetTransactionResponse_State,
+  GetTransactionResponseSchema,
+  type Transaction,
+} from "../gen/agora/transaction/v4/transaction_service_pb.js";
+import { type Entry, KinVersion } from "../gen/model_pb.js";
+import { accountPage, type HistorySource } from "./account-history.js";
+import { accountKeys } from "./account-keys.js";
+import { pageStart } from "./cursor.js";
+import { historyItemOf } from "./history-item.js";
+import { invalidArgument } from "./request-errors.js";
+
+export interface TransactionServiceOptions {
+  /**
+   * The history reader of each Kin version the server answers for (kin4
+   * always; kin2/kin3 when configured). Readers show committed entries only.
+   * Versions may share one reader: each transaction is reported once.
+   */
+  readonly history: (version: KinVersion) => HistoryReader<Entry> | undefined;
+  /** Where failures behind an INTERNAL answer are logged (default: nowhere). */
+  readonly logger?: Logger;
+}
+
+const STELLAR_VERSIONS = [KinVersion.KIN3, KinVersion.KIN2] as const;
+
+/**
+ * The `GetHistory` and `GetTransaction` methods of agora's
+ * `kin.agora.transaction.v4.Transaction` service over tidemark history
+ * readers, answering as agora v0.2.7's Solana server does (see the README's
+ * "agora's Transaction API" section). Register it with a Connect router
+ * (`router.service(Transaction, createTransactionService(...))`); the other
+ * methods of the service are left out, so they answer UNIMPLEMENTED.
+ *
+ * Bad requests get INVALID_ARGUMENT with a message that starts with the field
+ * at fault; any other failure gets INTERNAL with a fixed message, the error
+ * itself going only to `logger`.
+ */
+export function createTransactionService(options: TransactionServiceOptions): Partial<ServiceImpl<typeof Transaction>> {
+  const logger = options.logger ?? silentLogger;
+  const readers = (versions: readonly KinVersion[]) => [
+    ...new Set(versions.map((v) => options.history(v)).filter((r) => r !== undefined)),
+  ];
+
+  /** Where an account's entries are: agora's strkey everywhere, and the base58 address where Kin4 entries are. */
+  const sources = (keys: { strkey: string; base58: string }): HistorySource[] => {
+    const kin4 = options.history(KinVersion.KIN4);
+    return readers([KinVersion.KIN4, ...STELLAR_VERSIONS]).map((reader) => ({
+      reader,
+      keys: reader === kin4 ? [keys.strkey, keys.base58] : [keys.strkey],
+    }));
+  };
+
+  return {
+    getHistory: (request, context) =>
+      guarded(logger, context, "failed to get transactions", async (): Promise<GetHistoryResponse> => {
+        const keys = accountKeys(request.accountId);
+        const order = directionOf(request.direction);
+        const start = pageStart(request.cursor, context.requestHeader);
+        const entries = await accountPage(sources(keys), order, start);
+        return create(GetHistoryResponseSchema, {
+          result: GetHistoryResponse_Result.OK,
+          items: entries.map(historyItemOf),
+        });
+      }),
+
+    getTransaction: (request, context) =>
+      guarded(logger, context, "failed to load transaction", async (): Promise<GetTransactionResponse> => {
+        const id = request.transactionId;
+        if (id === undefined) throw invalidArgument("transaction_id", "is required");
+        const size = id.value.length;
+        if (size !== 32 && size !== 64) {
+          throw invalidArgument(
+            "transaction_id.value",
+            `must be a 32-byte Stellar transaction hash or a 64-byte Solana signature, got ${size} bytes`,
+          );
+        }
+        for (const reader of readers(size === 64 ? [KinVersion.KIN4] : STELLAR_VERSIONS)) {
+          const entry = await reader.getTransaction(id.value);
+          if (entry !== null) return transactionResponse(entry);
+        }
+        return create(GetTransactionResponseSchema, { state: GetTransactionResponse_State.UNKNOWN });
+      }),
+  };
+}
+
+/** agora reads every direction but DESC as ascending. */
+function directionOf(direction: GetHistoryRequest_Direction): "asc" | "desc" {
+  return direction === GetHistoryRequest_Direction.DESC ? "desc" : "asc";
+}
+
+/**
+ * agora's states: a Solana entry with an error FAILED, an unconfirmed one
+ * PENDING (agora would ask the node for its confirmations; tidemark reports
+ * 0), otherwise SUCCESS with its slot. A Stellar entry is SUCCESS.
+ */
+function transactionResponse(entry: Entry): GetTransactionResponse {
+  const item = historyItemOf(entry);
+  if (entry.kind.case !== "solana") {
+    return create(GetTransactionResponseSchema, { state: GetTransactionResponse_State.SUCCESS, item });
+  }
+  const solana = entry.kind.value;
+  const state =
+    solana.transactionError.length > 0
+      ? GetTransactionResponse_State.FAILED
+      : solana.confirmed
+        ? GetTransactionResponse_State.SUCCESS
+        : GetTransactionResponse_State.PENDING;
+  return create(GetTransactionResponseSchema, { state, slot: solana.slot.toString(), item });
+}
+
+/**
+ * Runs a handler so that only refusals (ConnectErrors) reach the client as
+ * they are: anything else is logged and answered INTERNAL with `message`, as
+ * agora does, never with the error's own text.
+ */
+async function guarded<T>(
+  logger: Logger,
+  context: HandlerContext,
+  message: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ConnectError) throw error;
+    if (context.signal.aborted) throw new ConnectError("request cancelled", Code.Canceled);
+    logger.error({ method: context.method.name, err: error }, `agora transaction service: ${message}`);
+    throw new ConnectError(message, Code.Internal);
+  }
+}
