@@ -104,6 +104,8 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
   let server: http2.Http2Server;
   let client: Client<typeof Transaction>;
   let failing: Client<typeof Transaction>;
+  /** A server with no Kin3 reader, as `serve` runs for Kin4 alone after the move. */
+  let kin4Only: Client<typeof Transaction>;
   let chain: SolanaChain;
 
   const record = (tx: SimulatedTransaction, slot: bigint, accounts: string[], payments: Made["payments"] = []) =>
@@ -215,8 +217,17 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
       routes: (router) => router.service(Transaction, broken),
       requestPathPrefix: "/broken",
     });
+    const kin4OnlyService = createTransactionService({ history: (v) => (v === KinVersion.KIN4 ? kin4 : undefined) });
+    const kin4OnlyHandler = connectNodeAdapter({
+      routes: (router) => router.service(Transaction, kin4OnlyService),
+      requestPathPrefix: "/kin4-only",
+    });
     server = http2.createServer((request, response) =>
-      (request.url.startsWith("/broken/") ? failingHandler : working)(request, response),
+      (request.url.startsWith("/broken/")
+        ? failingHandler
+        : request.url.startsWith("/kin4-only/")
+          ? kin4OnlyHandler
+          : working)(request, response),
     );
     server.on("session", (session) => {
       sessions.add(session);
@@ -226,6 +237,7 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
     const { port } = server.address() as AddressInfo;
     client = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
     failing = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}/broken` }));
+    kin4Only = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}/kin4-only` }));
   }, 120_000);
 
   afterAll(async () => {
@@ -479,6 +491,89 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
         expect(refused.code).toBe(Code.InvalidArgument);
         expect(refused.message).toBe("cursor.value: is not a cursor of account_id's history");
       }
+      // The same for a Kin3 cursor: the first payment (0 to 1) is not in Stellar account 2's history.
+      const [kin3Foreign] = await allStellarCursors(0);
+      const refused = await refusal(
+        client.getHistory({
+          accountId: { value: StrKey.decodeEd25519PublicKey(stellarTxs.address(2)) },
+          cursor: { value: kin3Foreign as Uint8Array },
+        }),
+      );
+      expect(refused).toEqual({
+        code: Code.InvalidArgument,
+        message: "cursor.value: is not a cursor of account_id's history",
+      });
+    });
+
+    /** The cursors of a Stellar account's items, ascending. */
+    async function allStellarCursors(account: number): Promise<Uint8Array[]> {
+      const id = StrKey.decodeEd25519PublicKey(stellarTxs.address(account));
+      return (await allPages(id, GetHistoryRequest_Direction.ASC)).flat().map((item) => bytes(item.cursor));
+    }
+
+    /** A Kin4 ordering key that names no entry: `slot`, then eight `fill` bytes. */
+    const kin4Position = (slot: bigint, fill: number) => {
+      const key = Buffer.alloc(17, fill);
+      key[0] = KinVersion.KIN4;
+      key.writeBigUInt64BE(slot, 1);
+      return new Uint8Array(key);
+    };
+
+    it("uses an agora cursor that names no entry as a position, as agora does, in either direction", async () => {
+      const wallet = factory.wallet(0).kinAccount;
+      const account = addressBytes(wallet);
+      const expected = expectedHistory(wallet);
+      const slotOf = new Map(made.map((m) => [base58.decode(m.id), m.slot]));
+      // Older than the ingested history (the history was ingested from a later slot than the client's cursor).
+      const older = { value: kin4Position(FIRST_SLOT - 1000n, 0xab) };
+      const fromOlder = await client.getHistory({ accountId: { value: account }, cursor: older });
+      expect(idsOf(fromOlder.items)).toEqual(expected.slice(0, 100));
+      const beforeOlder = await client.getHistory({
+        accountId: { value: account },
+        cursor: older,
+        direction: GetHistoryRequest_Direction.DESC,
+      });
+      expect(beforeOlder.items).toEqual([]);
+      // Inside an ingested slot that has entries, but at a key none of them has.
+      const slot = FIRST_SLOT + 10n;
+      const inside = { value: kin4Position(slot, 0) };
+      const after = await client.getHistory({ accountId: { value: account }, cursor: inside });
+      expect(idsOf(after.items)).toEqual(expected.filter((id) => (slotOf.get(id) as bigint) >= slot).slice(0, 100));
+      const before = await client.getHistory({
+        accountId: { value: account },
+        cursor: inside,
+        direction: GetHistoryRequest_Direction.DESC,
+      });
+      expect(idsOf(before.items)).toEqual(
+        expected
+          .filter((id) => (slotOf.get(id) as bigint) < slot)
+          .reverse()
+          .slice(0, 100),
+      );
+      expect(before.items.length).toBeGreaterThan(0);
+      // A Kin3 position older than the ingested ledgers: the whole Kin3 history follows.
+      const stellarAccount = StrKey.decodeEd25519PublicKey(stellarTxs.address(1));
+      const oldKin3 = new Uint8Array(9);
+      oldKin3[0] = KinVersion.KIN3;
+      new DataView(oldKin3.buffer).setBigUint64(1, BigInt(KIN3_FIRST_LEDGER - 5) << 32n);
+      const stellar = await client.getHistory({ accountId: { value: stellarAccount }, cursor: { value: oldKin3 } });
+      expect(stellar.items.map((i) => hex(bytes(i.cursor)))).toEqual((await allStellarCursors(1)).map(hex));
+    });
+
+    it("continues a Kin3 cursor into Kin4 when no Kin3 reader is served, as agora orders versions", async () => {
+      const wallet = factory.wallet(0).kinAccount;
+      const account = addressBytes(wallet);
+      const kin3Cursor = { value: (await allStellarCursors(1)).at(-1) as Uint8Array };
+      expect(kin3Cursor.value[0]).toBe(KinVersion.KIN3);
+      // Ordering keys compare as bytes: every Kin4 key (version byte 4) follows a Kin3 one, no Kin2 one precedes it here.
+      const after = await kin4Only.getHistory({ accountId: { value: account }, cursor: kin3Cursor });
+      expect(idsOf(after.items)).toEqual(expectedHistory(wallet).slice(0, 100));
+      const before = await kin4Only.getHistory({
+        accountId: { value: account },
+        cursor: kin3Cursor,
+        direction: GetHistoryRequest_Direction.DESC,
+      });
+      expect(before.items).toEqual([]);
     });
 
     it("refuses malformed account ids and cursors with INVALID_ARGUMENT naming the field, never internals", async () => {

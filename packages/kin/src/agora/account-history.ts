@@ -1,6 +1,7 @@
 import { comparePointers, type HistoryReader } from "@tidemark/core";
-import type { Entry } from "../gen/model_pb.js";
+import { type Entry, KinVersion } from "../gen/model_pb.js";
 import { orderingKey, transactionId } from "../model/codec.js";
+import { solanaPointer, stellarPointer } from "../model/pointer.js";
 import type { PageStart } from "./cursor.js";
 import { invalidArgument } from "./request-errors.js";
 
@@ -24,13 +25,17 @@ interface Keyed {
  * as agora's loader pages it: at most {@link PAGE_SIZE} entries, from the
  * oldest (ascending) or the newest (descending) unless `start` says where to
  * continue. Like agora, the page is read from `start` inclusive and the entry
- * at `start` is then dropped, so one read also tells whether an agora cursor
- * names an entry of this account: one that does not is refused.
+ * at `start` is then dropped. Otherwise `start` is a position, as agora uses
+ * every cursor (a Kin3 cursor kept past the move to Kin4, or one older than
+ * the ingested history): the page continues after it, across versions in
+ * ordering-key order. Only an agora cursor naming an entry that `readerOf`
+ * its version holds, of another account then, is refused.
  */
 export async function accountPage(
   sources: readonly HistorySource[],
   order: "asc" | "desc",
   start: PageStart | undefined,
+  readerOf: (version: KinVersion) => HistoryReader<Entry> | undefined,
 ): Promise<Entry[]> {
   const cursor = start === undefined ? undefined : inclusiveCursor(start.orderingKey, order);
   // One more than a page: the entry at `start` comes back too.
@@ -43,9 +48,32 @@ export async function accountPage(
     const first = merged[0];
     const atStart = first !== undefined && comparePointers(first.orderingKey, start.orderingKey) === 0;
     if (atStart) merged.shift();
-    else if (start.kind === "agora") throw invalidArgument("cursor.value", "is not a cursor of account_id's history");
+    else if (start.kind === "agora" && (await entryExists(start.orderingKey, readerOf))) {
+      throw invalidArgument("cursor.value", "is not a cursor of account_id's history");
+    }
   }
   return merged.slice(0, PAGE_SIZE).map((k) => k.entry);
+}
+
+/**
+ * Whether the reader of `key`'s Kin version holds an entry with exactly this
+ * ordering key, found through the block the key names (a Solana key carries
+ * its slot, a Stellar key its paging token, whose high 32 bits are the ledger).
+ */
+async function entryExists(
+  key: Uint8Array,
+  readerOf: (version: KinVersion) => HistoryReader<Entry> | undefined,
+): Promise<boolean> {
+  const version = key[0] as KinVersion;
+  const reader = readerOf(version);
+  if (reader === undefined) return false;
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const block =
+    version === KinVersion.KIN4
+      ? solanaPointer(view.getBigUint64(1))
+      : stellarPointer(version, view.getBigUint64(1) >> 32n);
+  const entries = await reader.getBlockRange(block, block);
+  return entries.some((entry) => comparePointers(orderingKey(entry), key) === 0);
 }
 
 /**

@@ -64,7 +64,7 @@ export function createTransactionService(options: TransactionServiceOptions): Pa
         const keys = accountKeys(request.accountId);
         const order = directionOf(request.direction);
         const start = pageStart(request.cursor, context.requestHeader);
-        const entries = await accountPage(sources(keys), order, start);
+        const entries = await accountPage(sources(keys), order, start, options.history);
         return create(GetHistoryResponseSchema, {
           result: GetHistoryResponse_Result.OK,
           items: entries.map(historyItemOf),
