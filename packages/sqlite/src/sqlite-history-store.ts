@@ -13,6 +13,7 @@ import {
   TurnBatcher,
   type WriteOptions,
 } from "@tidemark/core";
+import { accountHistorySql } from "./account-history-sql.js";
 import {
   assertTableName,
   type Connection,
@@ -76,6 +77,8 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
   readonly #byId: StatementSync;
   readonly #accountAsc: StatementSync;
   readonly #accountDesc: StatementSync;
+  readonly #accountAscAfter: StatementSync;
+  readonly #accountDescBefore: StatementSync;
   readonly #range: StatementSync;
   readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
   readonly #batcher = new TurnBatcher<PendingRow<E>>({ send: (batch) => this.#flush(batch) });
@@ -106,13 +109,12 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
       this.#dropAccounts = db.prepare(`DELETE FROM ${accounts} WHERE ingestor = :ingestor AND tx_id = :id`);
       this.#byId = db.prepare(`SELECT entry FROM ${history}
         WHERE ingestor = :ingestor AND tx_id = :id AND block <= ${committed}`);
-      const accountQuery = (order: "ASC" | "DESC", cursor: string) => `SELECT h.entry FROM ${accounts} a
-        JOIN ${history} h ON h.ingestor = a.ingestor AND h.tx_id = a.tx_id
-        WHERE a.ingestor = :ingestor AND a.account = :account AND h.block <= ${committed}
-          AND (:cursor IS NULL OR a.ordering_key ${cursor} :cursor)
-        ORDER BY a.ordering_key ${order}, a.tx_id ${order} LIMIT :limit`;
-      this.#accountAsc = db.prepare(accountQuery("ASC", ">"));
-      this.#accountDesc = db.prepare(accountQuery("DESC", "<"));
+      const accountQuery = (order: "ASC" | "DESC", withCursor: boolean) =>
+        accountHistorySql({ history, accounts, committed, order, withCursor });
+      this.#accountAsc = db.prepare(accountQuery("ASC", false));
+      this.#accountDesc = db.prepare(accountQuery("DESC", false));
+      this.#accountAscAfter = db.prepare(accountQuery("ASC", true));
+      this.#accountDescBefore = db.prepare(accountQuery("DESC", true));
       this.#range = db.prepare(`SELECT entry FROM ${history}
         WHERE ingestor = :ingestor AND block >= :from AND block <= :to AND block <= ${committed}
         ORDER BY ordering_key, tx_id`);
@@ -193,11 +195,19 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
     if (!Number.isInteger(limit) || limit < 1) {
       throw new InvalidArgumentError(`history query limit must be a positive integer, got ${limit}`);
     }
-    const statement = query.order === "desc" ? this.#accountDesc : this.#accountAsc;
+    const desc = query.order === "desc";
+    const statement =
+      query.cursor === undefined
+        ? desc
+          ? this.#accountDesc
+          : this.#accountAsc
+        : desc
+          ? this.#accountDescBefore
+          : this.#accountAscAfter;
     const rows = statement.all({
       ingestor: this.ingestor,
       account,
-      cursor: query.cursor ?? null,
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
       limit,
       ...(await this.#visibility()),
     }) as unknown as EntryRow[];
