@@ -8,6 +8,7 @@ import {
   type Pointer,
   type WriteOptions,
 } from "@tidemark/core";
+import { accountHistorySql } from "./account-history-sql.js";
 import { type Connection, connect } from "./connection.js";
 import { mapPgError } from "./errors.js";
 import type { PostgresHistoryStoreOptions } from "./history-options.js";
@@ -156,18 +157,14 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     if (query.cursor !== undefined && !(query.cursor instanceof Uint8Array)) {
       throw new InvalidArgumentError("postgres history store: cursor must be an ordering key (a Uint8Array)");
     }
-    const [order, after] = query.order === "desc" ? ["DESC", "<"] : ["ASC", ">"];
+    const order = query.order === "desc" ? "DESC" : "ASC";
+    const withCursor = query.cursor !== undefined;
     const values: unknown[] = [this.ingestor, account, limit];
-    if (query.cursor !== undefined) values.push(query.cursor);
+    if (withCursor) values.push(query.cursor);
     const rows = await this.#read(
       `reading the history of account ${JSON.stringify(account)}`,
-      // The account index in its order (ordering key, then id for equal keys), so LIMIT stops the scan.
-      // The ordering key is joined too: a listing left by an entry's older version never shows.
-      (upTo) => `SELECT h.tx_id, h.entry FROM ${this.#accounts} a
-        JOIN ${this.#history} h ON h.ingestor = a.ingestor AND h.tx_id = a.tx_id AND h.ordering_key = a.ordering_key
-        WHERE a.ingestor = $1 AND a.account = $2 AND h.block <= ${upTo}
-          ${query.cursor === undefined ? "" : `AND a.ordering_key ${after} $4`}
-        ORDER BY a.ordering_key ${order}, a.tx_id ${order} LIMIT $3`,
+      (committed) =>
+        accountHistorySql({ history: this.#history, accounts: this.#accounts, committed, order, withCursor }),
       values,
     );
     return rows.map((row) => this.#decode(row));
