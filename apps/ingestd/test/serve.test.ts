@@ -364,8 +364,9 @@ describe("shutdown", () => {
     serving.cli.child.kill("SIGTERM");
     const { code } = await serving.cli.exited;
     expect(code, serving.cli.dump()).toBe(0);
-    // Well under the 5 s grace: idle connections are closed, not waited for.
-    expect(performance.now() - started).toBeLessThan(3000);
+    // Under the 5 s grace: idle connections are closed, not waited for. The margin is for process
+    // shutdown on a loaded machine; waiting out the grace would still exceed it.
+    expect(performance.now() - started).toBeLessThan(4500);
     expect(serving.cli.lines.some((line) => line.msg === "serve: stopping")).toBe(true);
   });
 
@@ -410,8 +411,8 @@ describe("shutdown", () => {
       const stopping = performance.now();
       controller.abort();
       await done;
-      // Idle connections are closed at once, not left to the 5 s grace.
-      expect(performance.now() - stopping).toBeLessThan(1000);
+      // Idle connections are closed at once, not left to the 5 s grace (margin for a loaded machine).
+      expect(performance.now() - stopping).toBeLessThan(4000);
       // Closed handles leave the list on a later turn of the event loop.
       await until(() => handles().length === 0);
       expect(handles()).toEqual([]);
