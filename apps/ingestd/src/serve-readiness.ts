@@ -1,4 +1,4 @@
-import type { Committer, HistoryReader } from "@tidemark/core";
+import { type Committer, type HistoryReader, withDeadline } from "@tidemark/core";
 import type { Entry } from "@tidemark/kin";
 import type { ChainPointers } from "./chain-runtime.js";
 import { failureReason, type Redaction } from "./failure-reason.js";
@@ -31,23 +31,18 @@ export function historyReadiness(options: HistoryReadinessOptions): () => Promis
   const check = async (): Promise<ReadyReport> => {
     const chains = await Promise.all(
       options.chains.map(async ({ pointers, reader }) => {
-        const controller = new AbortController();
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            controller.abort();
-            reject(new Error(`the history store did not answer within ${timeoutMs} ms`));
-          }, timeoutMs);
-        });
         try {
-          const [committed] = await Promise.race([
-            Promise.all([
-              options.committer.latest(pointers.ingestorName, { signal: controller.signal }),
-              // An id no transaction has, of the chain's id length: the lookup itself is what is checked.
-              reader.getTransaction(new Uint8Array(pointers.unit === "slot" ? 64 : 32)),
-            ]),
-            timeout,
-          ]);
+          const [committed] = await withDeadline(
+            "the history store's readiness check",
+            timeoutMs,
+            undefined,
+            (signal) =>
+              Promise.all([
+                options.committer.latest(pointers.ingestorName, { signal }),
+                // An id no transaction has, of the chain's id length: the lookup itself is what is checked.
+                reader.getTransaction(new Uint8Array(pointers.unit === "slot" ? 64 : 32)),
+              ]),
+          );
           return {
             chain: pointers.chain,
             ready: true,
@@ -59,8 +54,6 @@ export function historyReadiness(options: HistoryReadinessOptions): () => Promis
             ready: false,
             reasons: [failureReason(error, options.redactions)],
           };
-        } finally {
-          clearTimeout(timer);
         }
       }),
     );
