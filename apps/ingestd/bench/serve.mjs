@@ -10,35 +10,35 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect as connectHttp2 } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { getAddressEncoder } from "@solana/kit";
 import { chainPointers, openStore } from "@tidemark/ingestd";
 import {
   agoraAccounts,
   createSolanaEntry,
   KinSolanaIngestor,
+  kinHistoryCodec,
   orderingKey,
   solanaBody,
   solanaPointer,
 } from "@tidemark/kin";
-import { GetHistoryRequest_Direction, Transaction } from "@tidemark/kin/agora";
+import { GetHistoryRequest_Direction, GetHistoryRequestSchema, Transaction } from "@tidemark/kin/agora";
 import { KinBlockFactory, SolanaChain, SolanaRpcServer } from "@tidemark/kin/simulator";
 import { startDynamoDbLocal, startMongoJavaServer, startPostgres } from "@tidemark/test-servers";
 
 const ENTRIES = Number(process.env.SERVE_BENCH_ENTRIES ?? 100_000);
 const CLIENTS = Number(process.env.SERVE_BENCH_CLIENTS ?? 4);
 const SECONDS = Number(process.env.SERVE_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.SERVE_BENCH_ROUNDS ?? 3);
 const WARMUP_SECONDS = 1;
 const PER_SLOT = 10;
 const FIRST_SLOT = 1_000_000n;
 const TARGET = 0.7;
-// Like gRPC clients by default, the client accepts gzip, so serve compresses its pages; SERVE_BENCH_GZIP=0 turns that off.
-const GZIP = process.env.SERVE_BENCH_GZIP !== "0";
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tidemark-serve-bench-"));
 const { ingestorName } = chainPointers("kin4");
@@ -105,7 +105,7 @@ async function fill(url, entries) {
   const store = await openStore(url);
   try {
     await store.init?.();
-    const writer = store.openHistory(ingestorName);
+    const writer = store.openHistory(ingestorName, { codec: kinHistoryCodec });
     // Writes of one turn go to the store in batches.
     for (let i = 0; i < entries.length; i += 1000) {
       await Promise.all(entries.slice(i, i + 1000).map((entry) => writer.write(entry)));
@@ -185,59 +185,123 @@ async function startServe(url) {
   return { port, stop };
 }
 
+const GET_HISTORY = `/${Transaction.typeName}/GetHistory`;
+
+/** A gRPC message frame: not compressed, 4-byte big-endian length, the message. */
+function grpcFrame(message) {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  return frame;
+}
+
+/**
+ * One gRPC unary call on an HTTP/2 session, as a minimal load generator makes
+ * it (the request pre-encoded): resolves to the response message's bytes,
+ * rejects on a status other than OK.
+ */
+function unaryCall(session, path, frame) {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc+proto",
+      te: "trailers",
+    });
+    const chunks = [];
+    let status;
+    stream.on("response", (headers) => (status = headers["grpc-status"]));
+    stream.on("trailers", (trailers) => (status = trailers["grpc-status"]));
+    stream.on("data", (chunk) => chunks.push(chunk));
+    stream.on("error", reject);
+    stream.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (status !== "0") reject(new Error(`GetHistory answered grpc-status ${status}`));
+      else resolve(body.subarray(5, 5 + body.readUInt32BE(1)));
+    });
+    stream.end(frame);
+  });
+}
+
+/** How many `items` (field 2) a GetHistoryResponse holds, read from its top-level fields without decoding them. */
+function countItems(message) {
+  let items = 0;
+  let at = 0;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = message[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  while (at < message.length) {
+    const tag = varint();
+    if ((tag & 7) === 0) varint();
+    else if ((tag & 7) === 2) {
+      const length = varint();
+      at += length;
+    } else throw new Error(`unexpected wire type in the response: ${tag & 7}`);
+    if (tag >>> 3 === 2) items++;
+  }
+  return items;
+}
+
 async function bench(name, url, entries, plan, { account, strkey, base58 }) {
   const filledAt = performance.now();
   await fill(url, entries);
   const fillSeconds = (performance.now() - filledAt) / 1000;
 
   const reader = await openStore(url, { readOnly: true });
-  const history = reader.openHistory(ingestorName);
-  let raw;
-  let bothKeys;
-  try {
-    raw = await measure(
-      plan,
-      async (_, page) => (await history.getAccountHistory(strkey, { ...page, limit: 100 })).length,
-    );
+  const history = reader.openHistory(ingestorName, { codec: kinHistoryCodec });
+  const serving = await startServe(url);
+  const sessions = Array.from({ length: CLIENTS }, () => connectHttp2(`http://127.0.0.1:${serving.port}`));
+  const requests = new Map(
+    plan.map((page) => [
+      page,
+      grpcFrame(
+        toBinary(
+          GetHistoryRequestSchema,
+          create(GetHistoryRequestSchema, {
+            accountId: { value: account },
+            direction: page.order === "desc" ? GetHistoryRequest_Direction.DESC : GetHistoryRequest_Direction.ASC,
+            cursor: { value: page.cursor },
+          }),
+        ),
+      ),
+    ]),
+  );
+  const kinds = {
+    raw: async (_, page) => (await history.getAccountHistory(strkey, { ...page, limit: 100 })).length,
     // What a GetHistory page reads for a Kin4 account: agora's strkey and the base58 address, at once.
-    bothKeys = await measure(plan, async (_, page) => {
+    bothKeys: async (_, page) => {
       const [a, b] = await Promise.all(
         [strkey, base58].map((key) => history.getAccountHistory(key, { ...page, limit: 100 })),
       );
       return Math.min(a.length, b.length);
-    });
+    },
+    served: (c, page) => unaryCall(sessions[c], GET_HISTORY, requests.get(page)).then(countItems),
+  };
+  const rounds = { raw: [], bothKeys: [], served: [] };
+  try {
+    // Rounds take turns, so that a slower or faster stretch of the shared machine weighs on every figure alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [kind, call] of Object.entries(kinds)) rounds[kind].push(await measure(plan, call));
+    }
   } finally {
+    for (const session of sessions) session.destroy();
+    await serving.stop();
     await history.close();
     await reader.close();
   }
-
-  const serving = await startServe(url);
-  const sessions = Array.from({ length: CLIENTS }, () => new Http2SessionManager(`http://127.0.0.1:${serving.port}`));
-  let served;
-  try {
-    const clients = sessions.map((sessionManager) =>
-      createClient(
-        Transaction,
-        createGrpcTransport({
-          baseUrl: `http://127.0.0.1:${serving.port}`,
-          sessionManager,
-          ...(GZIP ? {} : { acceptCompression: [] }),
-        }),
-      ),
-    );
-    served = await measure(plan, async (c, page) => {
-      const response = await clients[c].getHistory({
-        accountId: { value: account },
-        direction: page.order === "desc" ? GetHistoryRequest_Direction.DESC : GetHistoryRequest_Direction.ASC,
-        cursor: { value: page.cursor },
-      });
-      return response.items.length;
-    });
-  } finally {
-    for (const session of sessions) session.abort();
-    await serving.stop();
-  }
-  return { name, fillSeconds, raw, bothKeys, served };
+  const median = (list) => [...list].sort((a, b) => a.rate - b.rate)[Math.floor(list.length / 2)];
+  return {
+    name,
+    fillSeconds,
+    raw: median(rounds.raw),
+    bothKeys: median(rounds.bothKeys),
+    served: median(rounds.served),
+  };
 }
 
 const ms = (value) => `${value.toFixed(1)} ms`;
@@ -288,7 +352,7 @@ try {
   const plan = pages(entries, 1000);
   console.log(
     `GetHistory, 100-item pages from a random cursor (asc and desc) of one account listed in all ${ENTRIES} entries; ` +
-      `${CLIENTS} concurrent clients, ${SECONDS} s per measurement, gzip ${GZIP ? "accepted" : "off"}`,
+      `${CLIENTS} concurrent clients, ${SECONDS} s per measurement, the median of ${ROUNDS} rounds taking turns`,
   );
   for (const store of stores) {
     if (only && !only.includes(store.name)) continue;

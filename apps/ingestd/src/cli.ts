@@ -1,5 +1,5 @@
 import { ConfigurationError, type HistoryReader, isTidemarkError, pointerToHex } from "@tidemark/core";
-import type { Entry } from "@tidemark/kin";
+import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { Command, CommanderError, Option } from "commander";
 import type { ChainName } from "./chain-names.js";
 import { chainNames } from "./chain-names.js";
@@ -396,7 +396,7 @@ async function withHistory(
   await withStore(flags, io, readOnly, async (store) => {
     const target = await openHistoryTarget(historyUrl, config.store, store, readOnly);
     try {
-      const reader = target.open(chainPointers(chain).ingestorName);
+      const reader = target.open(chainPointers(chain).ingestorName, kinHistoryCodec);
       try {
         await body(reader);
       } finally {

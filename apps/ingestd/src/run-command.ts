@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { type Logger, type Metrics, pointerToHex, type RunEvent, run } from "@tidemark/core";
 import { PrometheusMetrics } from "@tidemark/core/prometheus";
+import { kinHistoryCodec } from "@tidemark/kin";
 import { Counter, Gauge, Registry } from "prom-client";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { countingWriter } from "./counting-writer.js";
@@ -117,7 +118,7 @@ export async function runService({
         },
         onRequestSucceeded: ({ operation }) => state.requests.succeeded(operation),
       });
-      const history = historyTarget.open(ingestor.name);
+      const history = historyTarget.open(ingestor.name, kinHistoryCodec);
       cleanups.push(() => history.close());
       const lock = store.createLock(chain.lockKey, {
         owner,

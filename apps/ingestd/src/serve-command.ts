@@ -1,10 +1,11 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { HistoryReader, Logger } from "@tidemark/core";
-import type { Entry, KinVersion } from "@tidemark/kin";
+import { type KinVersion, storedKinHistoryCodec } from "@tidemark/kin";
 import { createTransactionService, Transaction } from "@tidemark/kin/agora";
 import { Registry } from "prom-client";
 import { chainPointers } from "./chain-runtime.js";
-import { listenH2c } from "./h2c-server.js";
+import { grpcUnaryHandler } from "./grpc-unary.js";
+import { listenH2c, type RequestHandler } from "./h2c-server.js";
 import { startHealthServer } from "./health-server.js";
 import { createLogger } from "./logger.js";
 import type { ServeConfig } from "./serve-config.js";
@@ -56,19 +57,25 @@ export async function serveService({
     cleanups.push(() => store.close());
     const target = await openHistoryTarget(config.history, config.store, store, readOnly);
     cleanups.push(() => target.close());
+    const readers = new Map<KinVersion, HistoryReader<Uint8Array>>();
     const chains: ServedChain[] = config.chains.map((chain) => {
       const pointers = chainPointers(chain);
-      const reader = target.open(pointers.ingestorName);
+      const reader = target.open(pointers.ingestorName, storedKinHistoryCodec);
       cleanups.push(() => reader.close());
+      readers.set(pointers.version, reader);
       return { pointers, reader };
     });
-    const readers = new Map<KinVersion, HistoryReader<Entry>>(chains.map((c) => [c.pointers.version, c.reader]));
 
     const registry = new Registry();
     const metrics = new ServeMetrics(registry, servedMethods, logger);
-    const handler = connectNodeAdapter({
-      routes: (router) =>
-        router.service(Transaction, createTransactionService({ history: (version) => readers.get(version), logger })),
+    // Entries are read as stored and pages written from their bytes, pre-encoded for the protobuf protocols.
+    const service = createTransactionService({
+      history: (version) => readers.get(version),
+      logger,
+      encodedItems: true,
+    });
+    const connect = connectNodeAdapter({
+      routes: (router) => router.service(Transaction, service),
       interceptors: [metrics.interceptor],
       requestGate: metrics.requestGate,
       readMaxBytes: READ_MAX_BYTES,
@@ -78,6 +85,17 @@ export async function serveService({
         metrics.unknownMethod((performance.now() - started) / 1000);
       },
     });
+    // Plain gRPC calls (what agora's SDKs send) skip Connect's generic pipeline; Connect answers everything else.
+    const grpc = grpcUnaryHandler({
+      service: Transaction,
+      impl: service,
+      readMaxBytes: READ_MAX_BYTES,
+      refusal: metrics.refusal,
+      completed: metrics.completed,
+    });
+    const handler: RequestHandler = (request, response) => {
+      if (!grpc(request, response)) connect(request, response);
+    };
     if (signal.aborted) return;
 
     let metricsPort: number | undefined;

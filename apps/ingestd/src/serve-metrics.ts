@@ -52,7 +52,7 @@ export class ServeMetrics {
     const method = context.method.name;
     const done = () => {
       const code = context.values.get(outcome) ?? reasonCode(context.signal.reason);
-      this.record(method, code, (performance.now() - started) / 1000);
+      this.record(method, code, (performance.now() - started) / 1000, "connect");
     };
     if (context.signal.aborted) done();
     else context.signal.addEventListener("abort", done, { once: true });
@@ -65,26 +65,38 @@ export class ServeMetrics {
       request.contextValues.set(outcome, "OK");
       return response;
     } catch (error) {
-      if (error instanceof ConnectError) {
-        request.contextValues.set(outcome, Code[error.code]);
-        throw error;
-      }
-      // The service turns its own failures into ConnectErrors; anything else is a defect, logged, never shown.
-      this.#logger.error({ err: error, method: request.method.name }, "serve: unexpected error");
-      request.contextValues.set(outcome, "Internal");
-      throw new ConnectError("internal error", Code.Internal);
+      const refusal = this.refusal(error, request.method);
+      request.contextValues.set(outcome, Code[refusal.code]);
+      throw refusal;
     }
+  };
+
+  /**
+   * What a failed call answers: a ConnectError as it is. The service turns
+   * its own failures into ConnectErrors; anything else is a defect, logged,
+   * never shown, and answered as a generic internal error.
+   */
+  readonly refusal = (error: unknown, method: { readonly name: string }): ConnectError => {
+    if (error instanceof ConnectError) return error;
+    this.#logger.error({ err: error, method: method.name }, "serve: unexpected error");
+    return new ConnectError("internal error", Code.Internal);
+  };
+
+  /** Records a call answered outside Connect's router (see `grpc-unary.ts`). */
+  readonly completed = (method: { readonly name: string }, code: string, seconds: number): void => {
+    this.record(method.name, code, seconds, "grpc");
   };
 
   /** A request for a path that names no method this server has. */
   unknownMethod(seconds: number): void {
-    this.record(UNKNOWN_METHOD, "Unimplemented", seconds);
+    this.record(UNKNOWN_METHOD, "Unimplemented", seconds, "fallback");
   }
 
-  record(method: string, code: string, seconds: number): void {
+  /** `via` is the path that answered (Connect's router, the plain gRPC path, or the unknown-method answer), for debug logs. */
+  record(method: string, code: string, seconds: number, via: "connect" | "grpc" | "fallback"): void {
     this.#requests.inc({ method, code });
     this.#seconds.observe({ method }, seconds);
-    this.#logger.debug({ method, code, ms: Math.round(seconds * 1e5) / 100 }, "serve: request");
+    this.#logger.debug({ method, code, ms: Math.round(seconds * 1e5) / 100, via }, "serve: request");
   }
 }
 

@@ -1,5 +1,4 @@
 import { type Committer, type HistoryReader, withDeadline } from "@tidemark/core";
-import type { Entry } from "@tidemark/kin";
 import type { ChainPointers } from "./chain-runtime.js";
 import { failureReason, type Redaction } from "./failure-reason.js";
 import type { ReadyReport } from "./health-server.js";
@@ -7,7 +6,7 @@ import type { ReadyReport } from "./health-server.js";
 /** One chain `serve` answers for. */
 export interface ServedChain {
   readonly pointers: ChainPointers;
-  readonly reader: HistoryReader<Entry>;
+  readonly reader: HistoryReader<unknown>;
 }
 
 export interface HistoryReadinessOptions {

@@ -7,6 +7,7 @@ export {
 } from "./bounded-result-queue.js";
 export { assertIngestorName, parentMismatch, validateCommit, validateReset } from "./commit-rules.js";
 export type { CommitOptions, Committer, ReadOptions } from "./committer.js";
+export { encodedCodec } from "./encoded-codec.js";
 export {
   BackendUnavailableError,
   ConfigurationError,

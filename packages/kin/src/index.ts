@@ -65,6 +65,7 @@ export {
   stellarPayments,
   stellarTransactionId,
 } from "./model/stellar.js";
+export { storedKinHistoryCodec } from "./model/stored-entry-codec.js";
 export { getEventsIngestorName, getHistoryIngestorName, kinVersionName } from "./model/version.js";
 export type { ChainRequest, RequestListener } from "./request-listener.js";
 export type { RetryOptions } from "./retry.js";

@@ -3,17 +3,21 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, createHandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { type Address, getAddressEncoder, getBase58Decoder } from "@solana/kit";
 import { StrKey } from "@stellar/stellar-sdk";
-import { type Logger, MemoryLock, MemoryLockServer, run } from "@tidemark/core";
+import { encodedCodec, type Logger, MemoryLock, MemoryLockServer, run } from "@tidemark/core";
 import { SqliteCommitter, SqliteHistoryStore } from "@tidemark/sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createTransactionService,
   GetHistoryRequest_Direction,
+  GetHistoryRequestSchema,
+  type GetHistoryResponse,
+  GetHistoryResponseSchema,
   GetTransactionResponse_State,
   type HistoryItem,
   Transaction,
@@ -30,6 +34,7 @@ import {
   solanaPointer,
   stellarBody,
   stellarPointer,
+  storedKinHistoryCodec,
 } from "../src/index.js";
 import {
   HorizonServer,
@@ -106,6 +111,9 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
   let failing: Client<typeof Transaction>;
   /** A server with no Kin3 reader, as `serve` runs for Kin4 alone after the move. */
   let kin4Only: Client<typeof Transaction>;
+  /** Kin4 from a reader of stored bytes, GetHistory items pre-encoded. */
+  let encoded: Client<typeof Transaction>;
+  let storedKin4: SqliteHistoryStore<Uint8Array>;
   let chain: SolanaChain;
 
   const record = (tx: SimulatedTransaction, slot: bigint, accounts: string[], payments: Made["payments"] = []) =>
@@ -222,12 +230,27 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
       routes: (router) => router.service(Transaction, kin4OnlyService),
       requestPathPrefix: "/kin4-only",
     });
+    // Stored bytes in, pre-encoded items out: what `tidemark serve` runs.
+    storedKin4 = new SqliteHistoryStore({ path, codec: storedKinHistoryCodec, ingestor: "history_KIN4" });
+    const encodedHandler = connectNodeAdapter({
+      routes: (router) =>
+        router.service(
+          Transaction,
+          createTransactionService({
+            history: (v) => (v === KinVersion.KIN4 ? storedKin4 : undefined),
+            encodedItems: true,
+          }),
+        ),
+      requestPathPrefix: "/encoded",
+    });
     server = http2.createServer((request, response) =>
       (request.url.startsWith("/broken/")
         ? failingHandler
         : request.url.startsWith("/kin4-only/")
           ? kin4OnlyHandler
-          : working)(request, response),
+          : request.url.startsWith("/encoded/")
+            ? encodedHandler
+            : working)(request, response),
     );
     server.on("session", (session) => {
       sessions.add(session);
@@ -238,12 +261,14 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
     client = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
     failing = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}/broken` }));
     kin4Only = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}/kin4-only` }));
+    encoded = createClient(Transaction, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}/encoded` }));
   }, 120_000);
 
   afterAll(async () => {
     for (const session of sessions) session.destroy();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await kin4?.close();
+    await storedKin4?.close();
     await kin3?.close();
     await committer?.close();
     await rpc?.close();
@@ -430,6 +455,66 @@ describe("agora's Transaction v4 service (GetHistory, GetTransaction) over gRPC"
         direction: GetHistoryRequest_Direction.DESC,
       });
       expect(idsOf(before.items)).toEqual(expected.slice(0, 40).reverse());
+    });
+
+    it("answers gRPC with the same bytes from stored entries and pre-encoded items as from decoded entries", async () => {
+      for (const wallet of [0, 2]) {
+        const account = addressBytes(factory.wallet(wallet).kinAccount);
+        const [page] = await allPages(account, GetHistoryRequest_Direction.ASC);
+        for (const direction of [GetHistoryRequest_Direction.ASC, GetHistoryRequest_Direction.DESC]) {
+          for (const cursor of [undefined, (page as HistoryItem[])[5]?.cursor]) {
+            const request = { accountId: { value: account }, direction, ...(cursor ? { cursor } : {}) };
+            const [fromEntries, fromBytes] = await Promise.all([
+              client.getHistory(request),
+              encoded.getHistory(request),
+            ]);
+            expect(fromBytes.items.length).toBeGreaterThan(0);
+            expect(toBinary(GetHistoryResponseSchema, fromBytes)).toEqual(
+              toBinary(GetHistoryResponseSchema, fromEntries),
+            );
+          }
+        }
+      }
+    });
+
+    it("answers the same from a reader of stored bytes, called directly with a Buffer cursor it leaves as it was", async () => {
+      const stored = new SqliteHistoryStore({
+        path: join(dir, "history.db"),
+        codec: encodedCodec(kinHistoryCodec),
+        ingestor: "history_KIN4",
+      });
+      try {
+        const service = createTransactionService({ history: (v) => (v === KinVersion.KIN4 ? stored : undefined) });
+        const account = addressBytes(factory.wallet(0).kinAccount);
+        const [page] = await allPages(account, GetHistoryRequest_Direction.ASC);
+        const middle = (page as HistoryItem[])[40] as HistoryItem;
+        // A Node Buffer, as a server that reads the request itself may hand over; its slice() is a view.
+        const cursor = Buffer.from(middle.cursor?.value ?? []);
+        const unchanged = Buffer.from(cursor);
+        for (const direction of [GetHistoryRequest_Direction.ASC, GetHistoryRequest_Direction.DESC]) {
+          const context = createHandlerContext({
+            service: Transaction,
+            method: Transaction.method.getHistory,
+            protocolName: "direct",
+            requestMethod: "POST",
+            url: "/",
+          });
+          const request = create(GetHistoryRequestSchema, {
+            accountId: { value: account },
+            cursor: { value: cursor },
+            direction,
+          });
+          const direct = await service.getHistory?.(request, context);
+          expect(cursor).toEqual(unchanged);
+          const decoded = await client.getHistory({ accountId: { value: account }, cursor: middle.cursor, direction });
+          expect(toBinary(GetHistoryResponseSchema, direct as GetHistoryResponse)).toEqual(
+            toBinary(GetHistoryResponseSchema, decoded),
+          );
+          expect(decoded.items.length).toBeGreaterThan(30);
+        }
+      } finally {
+        await stored.close();
+      }
     });
 
     it("finds a wallet's history by its owner address too, and payments name token accounts", async () => {

@@ -1,9 +1,8 @@
 import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
 import {
-  type Entry,
+  decodeEntry,
   globalHistorySlot,
   type KinVersion,
-  kinHistoryCodec,
   ledgerFromPointer,
   orderingKeyOfSlot,
   slotFromPointer,
@@ -25,16 +24,16 @@ interface DynamoDbModule {
   }) => DistributedLock;
   createTables(client: unknown, options: { commitsTable?: string; locksTable?: string }): Promise<void>;
   createHistoryTables(client: unknown, options: HistoryTables): Promise<void>;
-  DynamoDbHistoryStore: new (
+  DynamoDbHistoryStore: new <E>(
     options: HistoryTables & {
       client: unknown;
-      codec: HistoryCodec<Entry>;
+      codec: HistoryCodec<E>;
       committed: (signal?: AbortSignal) => Promise<Pointer | null>;
-      globalHistory: (entry: Entry) => bigint | null;
+      globalHistory: (entry: E) => bigint | null;
       blockOfPointer: (pointer: Pointer) => bigint;
       orderingKeyOfBlock?: (block: bigint, edge: "first" | "last") => Uint8Array;
     },
-  ) => HistoryStore<Entry>;
+  ) => HistoryStore<E>;
 }
 
 /** agora's history tables, renamed by URL parameters. */
@@ -95,14 +94,16 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
     label,
     committer,
     createLock,
-    openHistory(ingestor, committed) {
+    openHistory(ingestor, { codec, committed }) {
       // agora's tx-history lists confirmed Kin4 entries by slot; Kin2/Kin3 entries are found by id and account only.
       const solana = ingestor === "history_KIN4";
       return new dynamodb.DynamoDbHistoryStore({
         client,
-        codec: kinHistoryCodec,
+        codec,
         committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
-        globalHistory: solana ? globalHistorySlot : () => null,
+        globalHistory: solana
+          ? (entry) => globalHistorySlot(entry instanceof Uint8Array ? decodeEntry(entry) : entry)
+          : () => null,
         blockOfPointer: solana
           ? slotFromPointer
           : (pointer) => BigInt(ledgerFromPointer(pointer, pointer[0] as KinVersion)),

@@ -1,4 +1,4 @@
-import type { HistoryStore } from "@tidemark/core";
+import type { HistoryCodec, HistoryStore } from "@tidemark/core";
 import type { Entry } from "@tidemark/kin";
 import { InvalidConfigError } from "../config-error.js";
 import { openStore } from "./open-store.js";
@@ -8,7 +8,8 @@ import type { Store, StoreOptions } from "./store.js";
 export interface HistoryTarget {
   /** The history backend without credentials, for logs. */
   readonly label: string;
-  open(ingestor: string): HistoryStore<Entry>;
+  /** The history store of `ingestor`, its entries read and written through `codec`. */
+  open<E extends Entry | Uint8Array>(ingestor: string, codec: HistoryCodec<E>): HistoryStore<E>;
   /** Closes the backend if it is not the commit store itself (history stores are closed by their users). */
   close(): Promise<void>;
 }
@@ -28,7 +29,7 @@ export async function openHistoryTarget(
   if (historyUrl === storeUrl) {
     const open = store.openHistory?.bind(store);
     if (open === undefined) throw new InvalidConfigError("--history", `${store.label} keeps no history`);
-    return { label: store.label, open: (ingestor) => open(ingestor), close: async () => {} };
+    return { label: store.label, open: (ingestor, codec) => open(ingestor, { codec }), close: async () => {} };
   }
   const backend = await openStore(historyUrl, { field: "--history", ...options });
   const open = backend.openHistory?.bind(backend);
@@ -38,7 +39,8 @@ export async function openHistoryTarget(
   }
   return {
     label: backend.label,
-    open: (ingestor) => open(ingestor, (signal) => store.committer.latest(ingestor, signal ? { signal } : {})),
+    open: (ingestor, codec) =>
+      open(ingestor, { codec, committed: (signal) => store.committer.latest(ingestor, signal ? { signal } : {}) }),
     close: () => backend.close(),
   };
 }

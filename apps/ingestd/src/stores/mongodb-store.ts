@@ -1,5 +1,4 @@
 import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
-import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { InvalidConfigError } from "../config-error.js";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
@@ -15,13 +14,13 @@ interface MongoAdapterModule {
     leaseMs?: number;
     owner?: string;
   }) => DistributedLock;
-  MongoHistoryStore: new (options: {
+  MongoHistoryStore: new <E>(options: {
     client: unknown;
     database?: string;
-    codec: HistoryCodec<Entry>;
+    codec: HistoryCodec<E>;
     ingestor: string;
     committed: (signal?: AbortSignal) => Promise<Pointer | null>;
-  }) => HistoryStore<Entry> & { ensureIndexes(): Promise<void> };
+  }) => HistoryStore<E> & { ensureIndexes(): Promise<void> };
 }
 
 /** What `new MongoClient(uri, options)` is given for a store URL, and the database of its collections. */
@@ -90,11 +89,11 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
     label,
     committer,
     createLock,
-    openHistory: (ingestor, committed) =>
+    openHistory: (ingestor, { codec, committed }) =>
       new adapter.MongoHistoryStore({
         client,
         ...(database ? { database } : {}),
-        codec: kinHistoryCodec,
+        codec,
         ingestor,
         committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
         // A read-only command must not create indexes (nor so the collections) on its first read.

@@ -1,5 +1,4 @@
 import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
-import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
@@ -18,12 +17,12 @@ interface PgModule {
 interface PostgresModule {
   PostgresCommitter: new (options: { pool: unknown }) => Committer;
   PostgresLock: new (options: { pool: unknown; key: string; leaseMs?: number; owner?: string }) => DistributedLock;
-  PostgresHistoryStore: new (options: {
+  PostgresHistoryStore: new <E>(options: {
     pool: unknown;
-    codec: HistoryCodec<Entry>;
+    codec: HistoryCodec<E>;
     ingestor: string;
     committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
-  }) => HistoryStore<Entry>;
+  }) => HistoryStore<E>;
   createSchema(pool: unknown): Promise<void>;
   createHistorySchema(pool: unknown): Promise<void>;
 }
@@ -52,10 +51,10 @@ export async function openPostgresStore(url: string, options: StoreOptions): Pro
     label,
     committer,
     createLock,
-    openHistory: (ingestor, committed) =>
+    openHistory: (ingestor, { codec, committed }) =>
       new adapter.PostgresHistoryStore({
         pool,
-        codec: kinHistoryCodec,
+        codec,
         ingestor,
         ...(committed ? { committed } : {}),
         // A read-only command must not create tables on its first read.

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Committer, ConfigurationError, type HistoryStore, InvalidArgumentError } from "@tidemark/core";
-import { type Entry, kinHistoryCodec } from "@tidemark/kin";
+import { kinHistoryCodec } from "@tidemark/kin";
 import { SqliteCommitter, SqliteHistoryStore, SqliteLock } from "@tidemark/sqlite";
 import { lockRegistry } from "./lock-registry.js";
 import type { Store, StoreOptions } from "./store.js";
@@ -30,10 +30,9 @@ export function openSqliteStore(url: string, options: StoreOptions): Store {
     },
     createLock,
     // Without an outside pointer, reads join this file's commit table in the same statement.
-    openHistory: (ingestor, committed) =>
+    openHistory: (ingestor, { codec, committed }) =>
       lazyHistoryStore(
-        () =>
-          new SqliteHistoryStore({ ...source, codec: kinHistoryCodec, ingestor, ...(committed ? { committed } : {}) }),
+        () => new SqliteHistoryStore({ ...source, codec, ingestor, ...(committed ? { committed } : {}) }),
       ),
     // Opening creates each part's tables when it is first used; `store init` creates them all at once.
     init: async () => {
@@ -83,8 +82,8 @@ function fail(problem: string): never {
 }
 
 /** A history store opened on first use, so merely preparing to write creates no file. */
-function lazyHistoryStore(open: () => HistoryStore<Entry>): HistoryStore<Entry> {
-  let store: HistoryStore<Entry> | undefined;
+function lazyHistoryStore<E>(open: () => HistoryStore<E>): HistoryStore<E> {
+  let store: HistoryStore<E> | undefined;
   let closed = false;
   const use = () => {
     if (closed) throw new InvalidArgumentError("sqlite history store: used after close");

@@ -1,8 +1,16 @@
-import type { Committer, DistributedLock, HistoryStore, Pointer } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
 import type { Entry } from "@tidemark/kin";
 
 /** Where a history store reads the committed pointer that bounds what it shows. */
 export type CommittedPointer = (signal?: AbortSignal) => Promise<Pointer | null>;
+
+/** How a history store is opened: its Kin entries decoded (`Entry`) or as stored (`Uint8Array`). */
+export interface HistoryOpenOptions<E extends Entry | Uint8Array> {
+  /** Kin entries: `kinHistoryCodec`, or `storedKinHistoryCodec` to read them as stored. */
+  readonly codec: HistoryCodec<E>;
+  /** Where reads find the committed pointer; by default this backend's own pointer of the ingestor. */
+  readonly committed?: CommittedPointer;
+}
 
 /** A backend for commits and locks, opened from a store URL. */
 export interface Store {
@@ -13,10 +21,10 @@ export interface Store {
   createLock(key: string, options: { leaseMs?: number; owner: string }): DistributedLock;
   /**
    * This backend's Kin history store for `ingestor`, where the backend has
-   * one (etcd has none). Its reads show what `committed` says is committed,
-   * by default this backend's own pointer of `ingestor`.
+   * one (etcd has none). Its reads show what `options.committed` says is
+   * committed.
    */
-  openHistory?(ingestor: string, committed?: CommittedPointer): HistoryStore<Entry>;
+  openHistory?<E extends Entry | Uint8Array>(ingestor: string, options: HistoryOpenOptions<E>): HistoryStore<E>;
   /** Creates the tables or indexes the backend needs, idempotently (`tidemark store init`). */
   init?(): Promise<void>;
   /** Closes every connection this store opened, locks included. */

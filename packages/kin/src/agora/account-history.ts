@@ -1,23 +1,24 @@
 import { comparePointers, type HistoryReader } from "@tidemark/core";
 import { type Entry, KinVersion } from "../gen/model_pb.js";
-import { orderingKey, transactionId } from "../model/codec.js";
 import { solanaPointer, stellarPointer } from "../model/pointer.js";
 import type { PageStart } from "./cursor.js";
+import { type PageItem, pageItemOf } from "./page-item.js";
 import { invalidArgument } from "./request-errors.js";
 
 /** agora's page size, and the most a GetHistory response carries. */
 export const PAGE_SIZE = 100;
 
+/**
+ * A history reader of Kin entries, decoded or as stored (`encodeEntry`'s
+ * bytes, e.g. through core's `encodedCodec`, which pages are served from
+ * without decoding them).
+ */
+export type KinHistoryReader = HistoryReader<Entry | Uint8Array>;
+
 /** One place an account's entries are kept: a history reader and the keys the account is listed under there. */
 export interface HistorySource {
-  readonly reader: HistoryReader<Entry>;
+  readonly reader: KinHistoryReader;
   readonly keys: readonly string[];
-}
-
-interface Keyed {
-  readonly entry: Entry;
-  readonly orderingKey: Uint8Array;
-  readonly id: string;
 }
 
 /**
@@ -35,8 +36,8 @@ export async function accountPage(
   sources: readonly HistorySource[],
   order: "asc" | "desc",
   start: PageStart | undefined,
-  readerOf: (version: KinVersion) => HistoryReader<Entry> | undefined,
-): Promise<Entry[]> {
+  readerOf: (version: KinVersion) => KinHistoryReader | undefined,
+): Promise<PageItem[]> {
   const cursor = start === undefined ? undefined : inclusiveCursor(start.orderingKey, order);
   // One more than a page: the entry at `start` comes back too.
   const limit = start === undefined ? PAGE_SIZE : PAGE_SIZE + 1;
@@ -52,7 +53,7 @@ export async function accountPage(
       throw invalidArgument("cursor.value", "is not a cursor of account_id's history");
     }
   }
-  return merged.slice(0, PAGE_SIZE).map((k) => k.entry);
+  return merged.slice(0, PAGE_SIZE);
 }
 
 /**
@@ -62,7 +63,7 @@ export async function accountPage(
  */
 async function entryExists(
   key: Uint8Array,
-  readerOf: (version: KinVersion) => HistoryReader<Entry> | undefined,
+  readerOf: (version: KinVersion) => KinHistoryReader | undefined,
 ): Promise<boolean> {
   const version = key[0] as KinVersion;
   const reader = readerOf(version);
@@ -73,7 +74,7 @@ async function entryExists(
       ? solanaPointer(view.getBigUint64(1))
       : stellarPointer(version, view.getBigUint64(1) >> 32n);
   const entries = await reader.getBlockRange(block, block);
-  return entries.some((entry) => comparePointers(orderingKey(entry), key) === 0);
+  return entries.some((entry) => comparePointers(pageItemOf(entry).orderingKey, key) === 0);
 }
 
 /**
@@ -88,7 +89,8 @@ function inclusiveCursor(key: Uint8Array, order: "asc" | "desc"): Uint8Array | u
     above.set(key);
     return above;
   }
-  const below = key.slice();
+  // A copy, also when `key` is a Buffer (whose slice() is a view of the request).
+  const below = new Uint8Array(key);
   for (let i = below.length - 1; i >= 0; i--) {
     if (below[i] !== 0) {
       below[i] = (below[i] as number) - 1;
@@ -100,17 +102,40 @@ function inclusiveCursor(key: Uint8Array, order: "asc" | "desc"): Uint8Array | u
   return undefined;
 }
 
-/** Several sorted reads as one, each transaction once (an entry is often listed under several keys). */
-function mergePages(pages: readonly Entry[][], order: "asc" | "desc"): Keyed[] {
-  const byId = new Map<string, Keyed>();
-  for (const page of pages) {
-    for (const entry of page) {
-      const id = Buffer.from(transactionId(entry)).toString("hex");
-      if (!byId.has(id)) byId.set(id, { entry, orderingKey: orderingKey(entry), id });
-    }
-  }
+/**
+ * Several reads, each sorted in `order`, as one: merged, and each transaction
+ * once (an entry is often listed under several keys, so read more than once).
+ */
+function mergePages(pages: readonly (readonly (Entry | Uint8Array)[])[], order: "asc" | "desc"): PageItem[] {
   const sign = order === "asc" ? 1 : -1;
-  return [...byId.values()].sort(
-    (a, b) => sign * (comparePointers(a.orderingKey, b.orderingKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-  );
+  const before = (a: PageItem, b: PageItem) =>
+    sign * (comparePointers(a.orderingKey, b.orderingKey) || Buffer.compare(a.id, b.id)) < 0;
+  const heads = pages.map((page) => ({
+    page,
+    next: 0,
+    item: page.length > 0 ? pageItemOf(page[0] as Entry | Uint8Array) : undefined,
+  }));
+  const merged: PageItem[] = [];
+  while (true) {
+    let least: (typeof heads)[number] | undefined;
+    for (const head of heads) {
+      if (head.item !== undefined && (least?.item === undefined || before(head.item, least.item))) least = head;
+    }
+    const item = least?.item;
+    if (least === undefined || item === undefined) return merged;
+    if (!listed(merged, item)) merged.push(item);
+    least.next++;
+    const entry = least.page[least.next];
+    least.item = entry === undefined ? undefined : pageItemOf(entry);
+  }
+}
+
+/** Whether `item` is already in `merged`, where entries of its ordering key are the last ones. */
+function listed(merged: readonly PageItem[], item: PageItem): boolean {
+  for (let i = merged.length - 1; i >= 0; i--) {
+    const other = merged[i] as PageItem;
+    if (comparePointers(other.orderingKey, item.orderingKey) !== 0) return false;
+    if (Buffer.compare(other.id, item.id) === 0) return true;
+  }
+  return false;
 }

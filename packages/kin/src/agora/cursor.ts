@@ -42,7 +42,7 @@ export function pageStart(cursor: { value: Uint8Array } | undefined, headers: He
     if (value.length !== expected) {
       throw invalidArgument("cursor.value", `a Kin${first} cursor has ${expected} bytes, got ${value.length}`);
     }
-    return { orderingKey: value.slice(), kind: "agora" };
+    return { orderingKey: new Uint8Array(value), kind: "agora" };
   }
   const text = new TextDecoder().decode(value);
   if (!/^[0-9]+$/.test(text) || BigInt(text) > MAX_UINT64) {

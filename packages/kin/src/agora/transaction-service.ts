@@ -1,21 +1,21 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type HistoryReader, type Logger, silentLogger } from "@tidemark/core";
+import { type Logger, silentLogger } from "@tidemark/core";
 import {
   GetHistoryRequest_Direction,
   type GetHistoryResponse,
-  GetHistoryResponse_Result,
-  GetHistoryResponseSchema,
   type GetTransactionResponse,
   GetTransactionResponse_State,
   GetTransactionResponseSchema,
   type Transaction,
 } from "../gen/agora/transaction/v4/transaction_service_pb.js";
 import { type Entry, KinVersion } from "../gen/model_pb.js";
-import { accountPage, type HistorySource } from "./account-history.js";
+import { decodeEntry } from "../model/entry.js";
+import { accountPage, type HistorySource, type KinHistoryReader } from "./account-history.js";
 import { accountKeys } from "./account-keys.js";
 import { pageStart } from "./cursor.js";
 import { historyItemOf } from "./history-item.js";
+import { historyResponse, isProtobufRequest } from "./history-response.js";
 import { invalidArgument } from "./request-errors.js";
 
 export interface TransactionServiceOptions {
@@ -23,10 +23,22 @@ export interface TransactionServiceOptions {
    * The history reader of each Kin version the server answers for (kin4
    * always; kin2/kin3 when configured). Readers show committed entries only.
    * Versions may share one reader: each transaction is reported once.
+   * Readers may return entries decoded or as stored (`encodeEntry`'s bytes,
+   * e.g. through core's `encodedCodec`); stored Kin4 entries are served
+   * without being decoded.
    */
-  readonly history: (version: KinVersion) => HistoryReader<Entry> | undefined;
+  readonly history: (version: KinVersion) => KinHistoryReader | undefined;
   /** Where failures behind an INTERNAL answer are logged (default: nowhere). */
   readonly logger?: Logger;
+  /**
+   * GetHistory answers a protobuf request (gRPC, gRPC-Web, Connect binary)
+   * with its items pre-encoded, as unknown fields of the response numbered
+   * like `items`: protobuf writes those verbatim, so the wire bytes are the
+   * repeated field's, and no item message is built. Only for a server that
+   * writes unknown fields (Connect's default) and reads no `items` on the way
+   * (an interceptor would see none). Default false: items as messages.
+   */
+  readonly encodedItems?: boolean;
 }
 
 const STELLAR_VERSIONS = [KinVersion.KIN3, KinVersion.KIN2] as const;
@@ -64,11 +76,8 @@ export function createTransactionService(options: TransactionServiceOptions): Pa
         const keys = accountKeys(request.accountId);
         const order = directionOf(request.direction);
         const start = pageStart(request.cursor, context.requestHeader);
-        const entries = await accountPage(sources(keys), order, start, options.history);
-        return create(GetHistoryResponseSchema, {
-          result: GetHistoryResponse_Result.OK,
-          items: entries.map(historyItemOf),
-        });
+        const page = await accountPage(sources(keys), order, start, options.history);
+        return historyResponse(page, options.encodedItems === true && isProtobufRequest(context));
       }),
 
     getTransaction: (request, context) =>
@@ -84,7 +93,7 @@ export function createTransactionService(options: TransactionServiceOptions): Pa
         }
         for (const reader of readers(size === 64 ? [KinVersion.KIN4] : STELLAR_VERSIONS)) {
           const entry = await reader.getTransaction(id.value);
-          if (entry !== null) return transactionResponse(entry);
+          if (entry !== null) return transactionResponse(entry instanceof Uint8Array ? decodeEntry(entry) : entry);
         }
         return create(GetTransactionResponseSchema, { state: GetTransactionResponse_State.UNKNOWN });
       }),

@@ -79,12 +79,7 @@ export function solanaOrderingKey(entry: Entry): Uint8Array {
 /** Takes apart the entry's wire transaction, adding the lookup-table addresses and inner instructions its metadata kept. */
 export function decodeSolanaTransaction(entry: Entry): DecodedSolanaTransaction {
   const solana = solanaBody(entry);
-  let wire: WireTransaction;
-  try {
-    wire = parseWireTransaction(solana.transaction);
-  } catch (error) {
-    throw corrupt(solana, `the transaction does not decode (${(error as Error).message})`, error);
-  }
+  const wire = wireTransactionOf(solana);
   const meta = solana.meta;
   const loaded = meta ? [...meta.loadedWritable, ...meta.loadedReadonly].map(addressOf) : [];
   const instructions: CompiledInstructionView[] = wire.instructions.map((instruction, outerIndex) => ({
@@ -115,6 +110,15 @@ export function decodeSolanaTransaction(entry: Entry): DecodedSolanaTransaction 
   };
 }
 
+/** The entry's wire transaction taken apart, or CorruptRecordError. */
+function wireTransactionOf(solana: SolanaEntry): WireTransaction {
+  try {
+    return parseWireTransaction(solana.transaction);
+  } catch (error) {
+    throw corrupt(solana, `the transaction does not decode (${(error as Error).message})`, error);
+  }
+}
+
 /** A top-level SPL Token Transfer as agora reads it: 32-byte token accounts, the amount, the instruction's index. */
 export interface AgoraTransfer {
   readonly source: Uint8Array;
@@ -130,24 +134,48 @@ export interface AgoraTransfer {
  * transaction under their accounts and reports them as a history item's payments.
  */
 export function solanaAgoraTransfers(entry: Entry): AgoraTransfer[] {
-  const decoded = decodeSolanaTransaction(entry);
+  const solana = solanaBody(entry);
+  const wire = wireTransactionOf(solana);
+  const loaded = solana.meta ? [...solana.meta.loadedWritable, ...solana.meta.loadedReadonly] : [];
+  return agoraTransfersOf(wire, loaded).map((t) => ({
+    ...t,
+    source: t.source.slice(),
+    destination: t.destination.slice(),
+  }));
+}
+
+const TOKEN_PROGRAM_KEY = keyOf(TOKEN_PROGRAM_ADDRESS);
+
+/**
+ * {@link solanaAgoraTransfers} of a parsed wire transaction whose lookup-table
+ * addresses are `loaded` (writable, then read-only), on the raw 32-byte keys:
+ * the accounts it returns are views into the transaction's bytes.
+ */
+export function agoraTransfersOf(wire: WireTransaction, loaded: readonly Uint8Array[]): AgoraTransfer[] {
+  const keyAt = (index: number) =>
+    index < wire.staticKeys.length ? wire.staticKeys[index] : loaded[index - wire.staticKeys.length];
   const transfers: AgoraTransfer[] = [];
-  for (const instruction of decoded.instructions) {
-    if (instruction.innerIndex !== null) continue;
-    if (decoded.accountKeys[instruction.programIndex] !== TOKEN_PROGRAM_ADDRESS) continue;
-    if (instruction.data[0] !== 3 || instruction.data.length !== 9 || instruction.accounts.length < 3) continue;
-    const source = decoded.accountKeys[instruction.accounts[0] as number];
-    const destination = decoded.accountKeys[instruction.accounts[1] as number];
-    if (source === undefined || destination === undefined) continue;
+  wire.instructions.forEach((instruction, index) => {
     const data = instruction.data;
+    if (data[0] !== 3 || data.length !== 9 || instruction.accounts.length < 3) return;
+    if (!sameKey(keyAt(instruction.programIndex), TOKEN_PROGRAM_KEY)) return;
+    const source = keyAt(instruction.accounts[0] as number);
+    const destination = keyAt(instruction.accounts[1] as number);
+    if (source === undefined || destination === undefined) return;
     transfers.push({
-      source: keyOf(source),
-      destination: keyOf(destination),
+      source,
+      destination,
       amount: new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1, true),
-      index: instruction.outerIndex,
+      index,
     });
-  }
+  });
   return transfers;
+}
+
+function sameKey(key: Uint8Array | undefined, expected: Uint8Array): boolean {
+  if (key === undefined || key.length !== expected.length) return false;
+  for (let i = 0; i < key.length; i++) if (key[i] !== expected[i]) return false;
+  return true;
 }
 
 /**
