@@ -8,6 +8,7 @@ import { describeRewind, parseBlock, parseChain, readCommits, requireForce, setC
 import { confirmByTyping } from "./confirm.js";
 import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
+import { MainnetNetwork } from "./mainnet-network.js";
 import { runService } from "./run-command.js";
 import { requireHistory, resolveRunConfig } from "./run-config.js";
 import { serveService } from "./serve-command.js";
@@ -141,15 +142,39 @@ export function buildCli(io: CliIo): Command {
     .option("--block-ms <ms>", "a new block this often (0: none)", "400")
     .option("--backlog <blocks>", "blocks generated before serving", "1")
     .option("--seed <seed>", "seed of the simulated wallets")
+    .addOption(
+      new Option(
+        "--shape <shape>",
+        "kin: a few Kin transactions a block; mainnet: about 1,200 (3/4 votes, SOL, USDC, swaps, a few Kin)",
+      )
+        .choices(["kin", "mainnet"])
+        .default("kin"),
+    )
+    .option("--transactions <count>", "transactions per block with --shape mainnet (default 1200)")
+    .option("--kin-transfers <count>", "Kin transfers per block with --shape mainnet (default 4)")
     .action(async (flags: Record<string, string | undefined>) => {
       const number = (name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER) =>
         wholeNumber(value, `--${name}`, 0, max);
-      const network = await DemoNetwork.start({
+      const common = {
         blockIntervalMs: number("block-ms", flags.blockMs),
         backlog: Math.max(1, number("backlog", flags.backlog)),
         ...(flags.port ? { port: number("port", flags.port, 65_535) } : {}),
         ...(flags.seed ? { seed: flags.seed } : {}),
-      });
+      };
+      if (flags.shape !== "mainnet" && (flags.transactions !== undefined || flags.kinTransfers !== undefined))
+        throw new InvalidUsage("--transactions and --kin-transfers need --shape mainnet");
+      const network =
+        flags.shape === "mainnet"
+          ? await MainnetNetwork.start({
+              ...common,
+              ...(flags.transactions === undefined
+                ? {}
+                : { transactionsPerBlock: wholeNumber(flags.transactions, "--transactions", 1, 100_000) }),
+              ...(flags.kinTransfers === undefined
+                ? {}
+                : { kinTransfersPerBlock: number("kin-transfers", flags.kinTransfers, 100_000) }),
+            })
+          : await DemoNetwork.start(common);
       io.out(
         JSON.stringify({
           rpc: network.url,

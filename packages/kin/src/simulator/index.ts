@@ -10,12 +10,19 @@ export {
 } from "./kin-block-factory.js";
 export { KinNetworkSimulator, type KinNetworkSimulatorOptions, seededRandom } from "./kin-network.js";
 export {
+  type MainnetKinTransfer,
+  MainnetShapedChain,
+  type MainnetShapedChainOptions,
+} from "./mainnet-shaped-chain.js";
+export { type MainnetTransactionKind, VOTE_PROGRAM_ADDRESS } from "./mainnet-templates.js";
+export {
   blockhashFor,
   type SimulatedBlock,
   type SimulatedTransaction,
   SolanaChain,
   type SolanaChainOptions,
 } from "./solana-chain.js";
+export type { SolanaLedger } from "./solana-ledger.js";
 export { SolanaRpcServer, type SolanaRpcServerOptions } from "./solana-rpc-server.js";
 export {
   blockFromJsonFixture,

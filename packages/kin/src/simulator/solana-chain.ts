@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { getBase58Decoder } from "@solana/kit";
+import type { SolanaLedger } from "./solana-ledger.js";
 
 /** A transaction as a simulated node stores it: wire bytes plus the status metadata the RPC reports. */
 export interface SimulatedTransaction {
@@ -38,7 +39,7 @@ const base58 = getBase58Decoder();
  * An in-memory Solana ledger: blocks by slot, skipped slots in between, and
  * a finalized slot. The RPC server answers from it; factories append to it.
  */
-export class SolanaChain {
+export class SolanaChain implements SolanaLedger {
   readonly #blocks = new Map<bigint, SimulatedBlock>();
   readonly #slots: bigint[] = [];
   readonly #lag: bigint;
@@ -52,6 +53,11 @@ export class SolanaChain {
   get tip(): SimulatedBlock | null {
     const slot = this.#slots.at(-1);
     return slot === undefined ? null : (this.#blocks.get(slot) ?? null);
+  }
+
+  /** The newest block's slot, or null for an empty chain. */
+  get tipSlot(): bigint | null {
+    return this.#slots.at(-1) ?? null;
   }
 
   /** Blocks stored. */

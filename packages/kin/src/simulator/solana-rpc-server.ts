@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { getBase64Decoder } from "@solana/kit";
 import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
 import { keepRecent, LoopbackServer, pause, readBody } from "./http.js";
 import type { SimulatedBlock, SolanaChain } from "./solana-chain.js";
+import type { SolanaLedger } from "./solana-ledger.js";
 import { jsonFromWireBytes } from "./solana-wire.js";
 
-export interface SolanaRpcServerOptions {
-  readonly chain: SolanaChain;
+export interface SolanaRpcServerOptions<C extends SolanaLedger = SolanaChain> {
+  /** What to serve: a {@link SolanaChain}, a {@link MainnetShapedChain} or any other {@link SolanaLedger}. */
+  readonly chain: C;
   /** Delay added to every request, in ms (default 0). */
   readonly latencyMs?: number;
   /** A fixed port (default: any free one). */
@@ -23,8 +24,6 @@ class RpcError {
   ) {}
 }
 
-const base64 = getBase64Decoder();
-
 /**
  * A Solana JSON-RPC server on loopback over a {@link SolanaChain}: the methods
  * an ingestor needs (getBlocksWithLimit, getBlock in base64 or json encoding,
@@ -32,8 +31,8 @@ const base64 = getBase64Decoder();
  * getVersion), the real error codes for skipped and not-yet-available slots,
  * and hooks to inject latency and faults. Counts requests per method.
  */
-export class SolanaRpcServer {
-  readonly chain: SolanaChain;
+export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
+  readonly chain: C;
   readonly faults = new FaultInjector();
   /** Delay added to every request, in ms. */
   latencyMs: number;
@@ -42,7 +41,7 @@ export class SolanaRpcServer {
   readonly #arrivals: { method: string; target: bigint | undefined; at: number }[] = [];
   readonly #closing = new AbortController();
 
-  private constructor(options: SolanaRpcServerOptions) {
+  private constructor(options: SolanaRpcServerOptions<C>) {
     this.chain = options.chain;
     this.latencyMs = options.latencyMs ?? 0;
     this.#http = new LoopbackServer((request, response) => {
@@ -53,7 +52,9 @@ export class SolanaRpcServer {
     });
   }
 
-  static async start(options: SolanaRpcServerOptions): Promise<SolanaRpcServer> {
+  static async start<C extends SolanaLedger = SolanaChain>(
+    options: SolanaRpcServerOptions<C>,
+  ): Promise<SolanaRpcServer<C>> {
     const server = new SolanaRpcServer(options);
     await server.#http.listen(options.port ?? 0);
     return server;
@@ -198,13 +199,12 @@ export class SolanaRpcServer {
   }
 
   #getBlock(slot: bigint, config: Record<string, unknown>): unknown {
-    const tip = this.chain.tip;
-    if (tip === null || slot > this.#slotAt(config.commitment))
+    if (this.chain.tipSlot === null || slot > this.#slotAt(config.commitment))
       throw new RpcError(-32004, `Block not available for slot ${slot}`);
-    if (this.chain.isSkipped(slot) || this.chain.block(slot) === undefined) {
+    const block = this.chain.isSkipped(slot) ? undefined : this.chain.block(slot);
+    if (block === undefined) {
       throw new RpcError(-32007, `Slot ${slot} was skipped, or missing due to ledger jump to recent snapshot`);
     }
-    const block = this.chain.block(slot) as SimulatedBlock;
     const encoding = (config.encoding as string | undefined) ?? "json";
     if (encoding !== "base64" && encoding !== "json")
       throw new RpcError(-32602, `Invalid params: unsupported encoding ${encoding}`);
@@ -233,14 +233,17 @@ export class SolanaRpcServer {
     }
     out.transactions = block.transactions.map((tx) => ({
       meta: tx.meta,
-      transaction: encoding === "base64" ? [base64.decode(tx.bytes), "base64"] : jsonFromWireBytes(tx.bytes),
+      transaction:
+        encoding === "base64"
+          ? [Buffer.from(tx.bytes.buffer, tx.bytes.byteOffset, tx.bytes.byteLength).toString("base64"), "base64"]
+          : jsonFromWireBytes(tx.bytes),
       ...(maxVersion === undefined ? {} : { version: tx.version }),
     }));
     return out;
   }
 
   #slotAt(commitment: unknown): bigint {
-    if (commitment === "processed" || commitment === "confirmed") return this.chain.tip?.slot ?? 0n;
+    if (commitment === "processed" || commitment === "confirmed") return this.chain.tipSlot ?? 0n;
     return this.chain.finalizedSlot;
   }
 
