@@ -214,10 +214,11 @@ describe("percent-encoded credentials", () => {
       texts.push(...printed(init));
     }
     const node = await runNode(store, history, async (cli) => {
-      // Demo blocks may be empty: wait for written transactions, then for a commit that covers them.
+      // Demo blocks may be empty: wait for written transactions, then for commits that cover them. The
+      // ingestor writes up to 8 blocks ahead of its commits, so a written block is committed 8 commits on.
       await until(`${kind}: transactions written`, () => cli.stderr.some((line) => WRITING.test(line)));
       const seen = cli.lines.filter(committed).length;
-      await cli.waitFor((line) => committed(line) && cli.lines.filter(committed).length > seen);
+      await cli.waitFor((line) => committed(line) && cli.lines.filter(committed).length > seen + FETCHED_AHEAD);
     });
     expect(node.code, `${kind}: ${node.cli.dump()}`).toBe(0);
     expect(node.cli.stderr.join("\n"), `${kind}: the status line`).toMatch(/kin4 (leader|standby) +slot /);
@@ -326,6 +327,8 @@ describe("failures print no password", () => {
 
 /** A status line reporting transactions written. */
 const WRITING = /kin4 leader .* (?:[1-9]\d*\.\d|0\.[1-9]) tx\/s/;
+// The Kin4 ingestor's default fetch concurrency: how far its writes may run ahead of its commits.
+const FETCHED_AHEAD = 8;
 
 async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -96,7 +96,8 @@ export class MainnetShapedChain implements SolanaLedger {
     );
     this.#voteShare = share("voteShare", options.voteShare ?? 0.75);
     this.#skipProbability = share("skipProbability", options.skipProbability ?? 0.02);
-    if (this.#skipProbability >= 1) throw new InvalidArgumentError("MainnetShapedChain: skipProbability must be below 1");
+    if (this.#skipProbability >= 1)
+      throw new InvalidArgumentError("MainnetShapedChain: skipProbability must be below 1");
     this.#startTime = options.startTime ?? 1_700_000_000;
     const digest = createHash("sha256").update(`mainnet-shaped/${this.seed}`).digest();
     this.#seedHash = digest.readUInt32LE(0);
