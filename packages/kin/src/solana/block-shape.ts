@@ -18,6 +18,8 @@ export interface RpcTokenBalance {
 
 /** One transaction of a getBlock result, checked. */
 export interface RpcBlockTransaction {
+  /** Its position in the block. */
+  readonly index: number;
   readonly bytes: Uint8Array;
   /** The RPC's TransactionError, null when it succeeded. */
   readonly err: unknown;
@@ -40,24 +42,35 @@ export interface RpcBlock {
 }
 
 /**
+ * Whether a transaction may matter to the reader, judged from its wire bytes
+ * and its metadata as the node sent it (unchecked: read it defensively).
+ */
+export type TransactionFilter = (bytes: Uint8Array, meta: unknown) => boolean;
+
+/**
  * Checks the shape of a getBlock result (base64 encoding, full details) and
  * pulls out what the ingestor uses. Throws {@link RpcResponseError} naming the
- * slot and the field on the first mismatch: a block is never half-read.
+ * slot and the field on the first mismatch: a block is never half-read. With
+ * `keep`, a transaction it turns down is left out once its bytes are framed,
+ * its metadata neither read nor checked: on mainnet, votes and other traffic
+ * are most of a block, and cost no more than that.
  */
-export function parseBlock(slot: bigint, raw: unknown): RpcBlock {
+export function parseBlock(slot: bigint, raw: unknown, keep?: TransactionFilter): RpcBlock {
   const at = new Path(slot);
   const block = object(raw, at);
   const blockTime = block.blockTime;
   let time: Date | null = null;
   if (blockTime !== null && blockTime !== undefined)
     time = new Date(Number(integer(blockTime, at.field("blockTime"))) * 1000);
-  const transactions = array(block.transactions, at.field("transactions")).map((tx, i) =>
-    parseTransaction(tx, at.field(`transactions[${i}]`)),
-  );
+  const transactions: RpcBlockTransaction[] = [];
+  array(block.transactions, at.field("transactions")).forEach((tx, i) => {
+    const parsed = parseTransaction(tx, i, at.field(`transactions[${i}]`), keep);
+    if (parsed !== null) transactions.push(parsed);
+  });
   return { blockTime: time, transactions };
 }
 
-function parseTransaction(raw: unknown, at: Path): RpcBlockTransaction {
+function parseTransaction(raw: unknown, index: number, at: Path, keep?: TransactionFilter): RpcBlockTransaction | null {
   const tx = object(raw, at);
   const encoded = tx.transaction;
   if (!Array.isArray(encoded) || encoded.length !== 2 || typeof encoded[0] !== "string" || encoded[1] !== "base64") {
@@ -75,8 +88,10 @@ function parseTransaction(raw: unknown, at: Path): RpcBlockTransaction {
   if (version !== undefined && version !== "legacy" && version !== 0 && version !== 0n) {
     throw at.field("version").error(`expected "legacy" or 0, got ${describe(version)}`);
   }
+  if (keep !== undefined && !keep(bytes, tx.meta)) return null;
   if (tx.meta === null || tx.meta === undefined) {
     return {
+      index,
       bytes,
       err: null,
       hasMeta: false,
@@ -121,7 +136,7 @@ function parseTransaction(raw: unknown, at: Path): RpcBlockTransaction {
     ...balances(meta.preTokenBalances, metaAt.field("preTokenBalances")),
     ...balances(meta.postTokenBalances, metaAt.field("postTokenBalances")),
   ];
-  return { bytes, err, hasMeta: true, loadedWritable, loadedReadonly, innerInstructions, tokenBalances };
+  return { index, bytes, err, hasMeta: true, loadedWritable, loadedReadonly, innerInstructions, tokenBalances };
 }
 
 function parseInner(raw: unknown, at: Path): RpcInnerInstruction {
@@ -195,11 +210,16 @@ function address(value: unknown, at: Path): Address {
   return value as Address;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
+/**
+ * Base64 bytes, checked by their decoded length rather than a pattern over
+ * every character: Node's decoder skips characters outside the alphabet, so
+ * any of them leaves fewer bytes than the length promises.
+ */
 function base64(value: string, at: Path): Uint8Array {
-  if (value.length === 0 || value.length % 4 !== 0 || !BASE64.test(value)) {
+  const padding = value.endsWith("==") ? 2 : value.endsWith("=") ? 1 : 0;
+  const bytes = value.length % 4 === 0 ? Buffer.from(value, "base64") : undefined;
+  if (value.length === 0 || bytes === undefined || bytes.length !== (value.length / 4) * 3 - padding) {
     throw at.error(`expected base64 transaction bytes, got ${describe(value)}`);
   }
-  return new Uint8Array(Buffer.from(value, "base64"));
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -12,7 +12,7 @@ import { createSolanaEntry, solanaBody } from "../model/entry.js";
 import { kinInstructions } from "../model/solana.js";
 import { TOKEN_PROGRAM_ADDRESS } from "../model/spl-token.js";
 import { addressOf, keyOf, parseWireTransaction } from "../model/wire.js";
-import type { RpcBlock, RpcBlockTransaction } from "./block-shape.js";
+import type { RpcBlock, RpcBlockTransaction, TransactionFilter } from "./block-shape.js";
 import { goJson } from "./go-json.js";
 
 export interface KinEntriesOptions {
@@ -26,17 +26,16 @@ const base58 = getBase58Encoder();
 const TOKEN_PROGRAM_BYTES = Buffer.from(keyOf(TOKEN_PROGRAM_ADDRESS));
 
 /**
- * The Kin transactions of one block, in block order, each once: those with an
- * SPL Token instruction (top-level or inner) on the mint. Throws
+ * The Kin transactions of one block (read with {@link kinCandidates}), in
+ * block order, each once: those with an SPL Token instruction (top-level or
+ * inner) on the mint. Throws
  * {@link RpcResponseError} naming the slot and field when the block cannot be
  * read faithfully.
  */
 export function kinEntriesOfBlock(slot: bigint, block: RpcBlock, options: KinEntriesOptions): Entry[] {
-  const mintBytes = Buffer.from(keyOf(options.mint));
   const entries: Entry[] = [];
-  block.transactions.forEach((tx, index) => {
-    const field = `transactions[${index}]`;
-    if (!mayBeKin(tx, mintBytes, options.mint)) return;
+  for (const tx of block.transactions) {
+    const field = `transactions[${tx.index}]`;
     if (!tx.hasMeta) {
       throw new RpcResponseError(
         `Solana RPC getBlock(${slot}): ${field}.meta is missing, so its token instructions cannot be attributed to a mint`,
@@ -62,29 +61,49 @@ export function kinEntriesOfBlock(slot: bigint, block: RpcBlock, options: KinEnt
         },
       );
     }
-    if (!kept) return;
+    if (!kept) continue;
     if (!options.extensions) solanaBody(entry).meta = undefined;
     entries.push(entry);
-  });
+  }
   return entries;
 }
 
 /**
- * A cheap filter before decoding: a Kin instruction needs the token program
- * among the transaction's keys, and its mint among the keys or in the token
- * balances. Most of a mainnet block (votes, other tokens) stops here.
+ * The getBlock transactions that may be Kin transactions, judged before
+ * anything of them is decoded or checked: a Kin instruction needs the token
+ * program among the keys (static, or loaded read-only), and its mint among
+ * the keys, in the loaded addresses or in the token balances. Votes, SOL and
+ * other tokens' transfers, most of a mainnet block, stop here. A transaction
+ * without metadata is kept when it has the program (its mint cannot be known).
  */
-function mayBeKin(tx: RpcBlockTransaction, mintBytes: Buffer, mint: Address): boolean {
-  const bytes = Buffer.from(tx.bytes.buffer, tx.bytes.byteOffset, tx.bytes.byteLength);
-  const hasProgram = bytes.includes(TOKEN_PROGRAM_BYTES) || tx.loadedReadonly.includes(TOKEN_PROGRAM_ADDRESS);
-  if (!hasProgram) return false;
-  if (!tx.hasMeta) return true;
-  return (
-    bytes.includes(mintBytes) ||
-    tx.tokenBalances.some((b) => b.mint === mint) ||
-    tx.loadedWritable.includes(mint) ||
-    tx.loadedReadonly.includes(mint)
-  );
+export function kinCandidates(mint: Address): TransactionFilter {
+  const mintBytes = Buffer.from(keyOf(mint));
+  return (bytes, meta) => {
+    const wire = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const m = (meta ?? null) as {
+      loadedAddresses?: { writable?: unknown; readonly?: unknown } | null;
+      preTokenBalances?: unknown;
+      postTokenBalances?: unknown;
+    } | null;
+    const loaded = m?.loadedAddresses ?? null;
+    if (!wire.includes(TOKEN_PROGRAM_BYTES) && !listed(loaded?.readonly, TOKEN_PROGRAM_ADDRESS)) return false;
+    if (m === null) return true;
+    return (
+      wire.includes(mintBytes) ||
+      listed(loaded?.writable, mint) ||
+      listed(loaded?.readonly, mint) ||
+      hasMint(m.preTokenBalances, mint) ||
+      hasMint(m.postTokenBalances, mint)
+    );
+  };
+}
+
+function listed(list: unknown, address: Address): boolean {
+  return Array.isArray(list) && list.includes(address);
+}
+
+function hasMint(balances: unknown, mint: Address): boolean {
+  return Array.isArray(balances) && balances.some((b) => (b as { mint?: unknown } | null)?.mint === mint);
 }
 
 function buildMeta(slot: bigint, field: string, tx: RpcBlockTransaction): SolanaTransactionMeta {

@@ -16,8 +16,8 @@ import { slotFromPointer, solanaPointer } from "../model/pointer.js";
 import { KIN_MINT_ADDRESS } from "../model/spl-token.js";
 import { getHistoryIngestorName } from "../model/version.js";
 import { Semaphore } from "../semaphore.js";
-import { parseBlock } from "./block-shape.js";
-import { kinEntriesOfBlock } from "./kin-entries.js";
+import { parseBlock, type TransactionFilter } from "./block-shape.js";
+import { kinCandidates, kinEntriesOfBlock } from "./kin-entries.js";
 import type { KinSolanaIngestorOptions } from "./options.js";
 import { SolanaRpcClient } from "./rpc-client.js";
 
@@ -33,6 +33,8 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
   readonly name: string;
   readonly #client: SolanaRpcClient;
   readonly #mint: Address;
+  /** Which of a block's transactions are read at all: those that may be Kin transactions. */
+  readonly #candidates: TransactionFilter;
   readonly #startSlot: bigint;
   readonly #concurrency: number;
   readonly #bound: number;
@@ -47,6 +49,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     if (!isAddress(mint))
       throw new InvalidArgumentError(`Kin4 ingestor: mint "${mint}" is not a base58 Solana address`);
     this.#mint = mint;
+    this.#candidates = kinCandidates(mint);
     this.#startSlot = options.startSlot ?? 0n;
     if (this.#startSlot < 0n)
       throw new InvalidArgumentError(`Kin4 ingestor: startSlot must be >= 0, got ${this.#startSlot}`);
@@ -128,7 +131,10 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
   ): Promise<Result> {
     try {
       const entries = await this.#client.getBlock(signal, slot, (raw) =>
-        kinEntriesOfBlock(slot, parseBlock(slot, raw), { mint: this.#mint, extensions: this.#extensions }),
+        kinEntriesOfBlock(slot, parseBlock(slot, raw, this.#candidates), {
+          mint: this.#mint,
+          extensions: this.#extensions,
+        }),
       );
       for (const entry of entries) {
         signal.throwIfAborted();

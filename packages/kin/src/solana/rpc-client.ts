@@ -44,6 +44,8 @@ const CONFIGURATION_CODES = new Set([-32600, -32601, -32602, -32015]);
  */
 export class SolanaRpcClient {
   readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<ReturnType<typeof createHttpTransport>>>;
+  readonly #transport: ReturnType<typeof createHttpTransport>;
+  #nextId = 0;
   readonly #options: SolanaRpcClientOptions;
 
   constructor(options: SolanaRpcClientOptions) {
@@ -76,6 +78,7 @@ export class SolanaRpcClient {
     } catch (error) {
       throw new ConfigurationError(`Solana RPC ${options.url}: ${(error as Error).message}`, { cause: error });
     }
+    this.#transport = transport;
     this.#rpc = createSolanaRpcFromTransport(transport);
   }
 
@@ -98,15 +101,27 @@ export class SolanaRpcClient {
   getBlock<T>(signal: AbortSignal, slot: bigint, read: (block: unknown) => T): Promise<T> {
     const what = `getBlock(${slot})`;
     return this.#call(what, signal, async (requestSignal) => {
-      const block: unknown = await this.#rpc
-        .getBlock(slot as Slot, {
-          commitment: "finalized",
-          encoding: "base64",
-          maxSupportedTransactionVersion: 0,
-          rewards: false,
-          transactionDetails: "full",
-        })
-        .send({ abortSignal: requestSignal });
+      // Straight through the transport: kit's RPC layer would walk the whole response (thousands of
+      // transactions on mainnet) to turn every number into a bigint, which cost more than reading it.
+      const response = await this.#transport<{ result?: unknown }>({
+        payload: {
+          jsonrpc: "2.0",
+          id: this.#nextId++,
+          method: "getBlock",
+          params: [
+            Number(slot),
+            {
+              commitment: "finalized",
+              encoding: "base64",
+              maxSupportedTransactionVersion: 0,
+              rewards: false,
+              transactionDetails: "full",
+            },
+          ],
+        },
+        signal: requestSignal,
+      });
+      const block = response.result;
       if (block === null) {
         // A finalized slot listed by getBlocksWithLimit must have a block: null is a node not there yet.
         throw new RpcResponseError(`Solana RPC ${what} returned null for a finalized slot`, "result");
