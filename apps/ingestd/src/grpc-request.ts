@@ -2,7 +2,8 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 
-const HEADER_BYTES = 5;
+/** A gRPC envelope's header: a flags byte, then the message length (4 bytes, big-endian). */
+export const ENVELOPE_HEADER_BYTES = 5;
 
 /** A gRPC envelope found in a request body: its flags and where its message lies. */
 interface Envelope {
@@ -36,7 +37,7 @@ export async function readUnaryMessage(
   }
   const message = open(body, first, parse);
   const rest = first.start + first.length;
-  if (body.length - rest >= HEADER_BYTES) {
+  if (body.length - rest >= ENVELOPE_HEADER_BYTES) {
     const declared = body.readUInt32BE(rest + 1);
     if (declared > readMaxBytes) throw tooLarge(declared, readMaxBytes);
   }
@@ -65,11 +66,11 @@ function open(bytes: Buffer, envelope: Envelope, parse: (message: Uint8Array) =>
 function splitEnvelopes(bytes: Buffer): Envelope[] {
   const envelopes: Envelope[] = [];
   let at = 0;
-  while (envelopes.length < 2 && bytes.length - at >= HEADER_BYTES) {
+  while (envelopes.length < 2 && bytes.length - at >= ENVELOPE_HEADER_BYTES) {
     const length = bytes.readUInt32BE(at + 1);
-    if (bytes.length - at - HEADER_BYTES < length) break;
-    envelopes.push({ flags: bytes[at] as number, start: at + HEADER_BYTES, length });
-    at += HEADER_BYTES + length;
+    if (bytes.length - at - ENVELOPE_HEADER_BYTES < length) break;
+    envelopes.push({ flags: bytes[at] as number, start: at + ENVELOPE_HEADER_BYTES, length });
+    at += ENVELOPE_HEADER_BYTES + length;
   }
   return envelopes;
 }
@@ -83,14 +84,14 @@ function readEnvelopes(request: IncomingMessage | Http2ServerRequest, readMaxByt
     let bytes: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
-      if (bytes.length < HEADER_BYTES) return;
+      if (bytes.length < ENVELOPE_HEADER_BYTES) return;
       const first = bytes.readUInt32BE(1);
       if (first > readMaxBytes) {
         done();
         reject(tooLarge(first, readMaxBytes));
-      } else if (bytes.length >= 2 * HEADER_BYTES + first) {
-        const second = bytes.readUInt32BE(HEADER_BYTES + first + 1);
-        if (second > readMaxBytes || bytes.length >= 2 * HEADER_BYTES + first + second) {
+      } else if (bytes.length >= 2 * ENVELOPE_HEADER_BYTES + first) {
+        const second = bytes.readUInt32BE(ENVELOPE_HEADER_BYTES + first + 1);
+        if (second > readMaxBytes || bytes.length >= 2 * ENVELOPE_HEADER_BYTES + first + second) {
           done();
           resolve(bytes);
         }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { create, type DescMethod, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
-import { readUnaryMessage } from "./grpc-request.js";
+import { ENVELOPE_HEADER_BYTES, readUnaryMessage } from "./grpc-request.js";
 
 /** A unary method's implementation, as a Connect service implementation has it. */
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
@@ -25,7 +25,6 @@ type Response = ServerResponse | Http2ServerResponse;
 const GRPC_CONTENT_TYPE = /^application\/grpc(\+proto)?$/i;
 const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-const ENVELOPE_HEADER_BYTES = 5;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The context's signal aborts when a call has ended, as Connect's does; one shared reason spares building an error per call. */
 const CALL_ENDED = new Error("the call ended");

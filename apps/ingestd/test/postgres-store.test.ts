@@ -1,5 +1,4 @@
-import { createServer } from "node:net";
-import { type PostgresTestServer, startPostgres } from "@tidemark/test-servers";
+import { freePorts, type PostgresTestServer, startPostgres } from "@tidemark/test-servers";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Cli, committed, runToEnd, workdir } from "./cli-process.js";
 
@@ -12,22 +11,11 @@ afterAll(async () => {
   await postgres?.close();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 it("runs on one PostgreSQL database, and its password appears in no log line, error, /metrics or command output", async () => {
   const url = postgres.url;
   const init = await runToEnd(["store", "init", "--store", url], dir, {});
   expect(init.code, init.stderr).toBe(0);
-  const port = await freePort();
+  const [port] = await freePorts(1);
   const node = new Cli(["run", "--demo", "--store", url, "--metrics-port", String(port), "--log-level", "debug"], {
     cwd: dir,
     env: { TIDEMARK_STATUS: "off" },

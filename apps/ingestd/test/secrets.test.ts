@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import {
   type DynamoDbLocalTestServer,
   type EtcdTestServer,
+  freePorts,
   type MongoJavaTestServer,
   type PostgresTestServer,
   startDynamoDbLocal,
@@ -51,7 +51,8 @@ beforeAll(async () => {
   at.dynamodb = new URL(dynamodb.endpoint).host;
   at.mongodb = new URL(mongo.uri).host;
   at.postgres = `${postgres.host}:${postgres.port}`;
-  at.closed = `127.0.0.1:${await closedPort()}`;
+  // A free port: nothing listens on it.
+  at.closed = `127.0.0.1:${(await freePorts(1))[0]}`;
   // Real authentication with the corpus password: etcd's root user, and a PostgreSQL role (scram-sha-256).
   const admin = new Etcd3({ hosts: [...etcd.endpoints] });
   try {
@@ -336,16 +337,4 @@ async function until(what: string, condition: () => boolean, timeoutMs = 30_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -5,9 +5,9 @@
  * buffer of its exact size.
  */
 
-const VARINT = 0;
+export const VARINT = 0;
 const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
+export const LENGTH_DELIMITED = 2;
 const FIXED32 = 5;
 
 /** Reads protobuf fields from `bytes[start, end)`; throws an Error on anything malformed. */
@@ -110,8 +110,6 @@ export class WireReader {
   }
 }
 
-const LENGTH_DELIMITED_TAG_BITS = LENGTH_DELIMITED;
-
 /** The size of a length-delimited field of `length` bytes (field numbers below 16 take a one-byte tag). */
 export function delimitedSize(length: number): number {
   return 1 + varintSize(length) + length;
@@ -119,7 +117,7 @@ export function delimitedSize(length: number): number {
 
 /** Writes the tag and length of a length-delimited field whose content follows; returns where the content goes. */
 export function writeDelimitedHeader(out: Uint8Array, pos: number, field: number, length: number): number {
-  return writeVarint(out, writeVarint(out, pos, (field << 3) | LENGTH_DELIMITED_TAG_BITS), length);
+  return writeVarint(out, writeVarint(out, pos, (field << 3) | LENGTH_DELIMITED), length);
 }
 
 /** Writes a bytes field; returns the end. */

@@ -1,5 +1,5 @@
 import { KinVersion } from "../gen/model_pb.js";
-import { WireReader } from "./protobuf-wire.js";
+import { LENGTH_DELIMITED, VARINT, WireReader } from "./protobuf-wire.js";
 
 /**
  * A stored Kin4 entry read straight from its protobuf bytes (`Entry.solana`,
@@ -37,8 +37,6 @@ const META_LOADED_WRITABLE = 1;
 const META_LOADED_READONLY = 2;
 const META_INNER_INSTRUCTIONS = 3;
 const META_TOKEN_ACCOUNTS = 4;
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
 // SolanaInnerInstruction: outer_index, program_index (uint32), accounts, data (bytes).
 const INNER_INSTRUCTION_FIELDS = new Map([
   [1, VARINT],
