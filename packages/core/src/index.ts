@@ -58,6 +58,14 @@ export {
 export type { Result, ResultQueue } from "./result.js";
 export { type RunOptions, run } from "./run.js";
 export { PendingWrite, TurnBatcher, type TurnBatcherOptions } from "./turn-batcher.js";
+export {
+  type BlockRange,
+  type CommittedRange,
+  inRange,
+  isVisible,
+  type Visibility,
+  visibilityOf,
+} from "./visibility.js";
 export type {
   AccountHistoryQuery,
   HistoryCodec,

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../src/errors.js";
+import { pointerFromNumber } from "../src/pointer.js";
+import { type CommittedRange, isVisible, visibilityOf } from "../src/visibility.js";
+
+const p = (n: number) => pointerFromNumber(n);
+const range = (after: number | null, through: number, committed: number | null): CommittedRange => ({
+  after: after === null ? null : p(after),
+  through: p(through),
+  committed: committed === null ? null : p(committed),
+});
+
+/** The rule spelled out block by block: a range's own pointer inside it, the main pointer elsewhere. */
+function expected(main: number | null, ranges: CommittedRange[], block: number): boolean {
+  const num = (x: Uint8Array | null) => (x === null ? -1 : Number(Buffer.from(x).readBigUInt64BE()));
+  const covering = ranges.find((r) => block > num(r.after) && block <= num(r.through));
+  const bound = covering ? num(covering.committed) : (main ?? -1);
+  return block <= bound;
+}
+
+describe("visibilityOf", () => {
+  it("is one pointer when nothing else commits", () => {
+    const v = visibilityOf(p(7), []);
+    expect(v.hidden).toEqual([]);
+    expect(isVisible(v, p(7))).toBe(true);
+    expect(isVisible(v, p(8))).toBe(false);
+    expect(isVisible(visibilityOf(null, []), p(0))).toBe(false);
+  });
+
+  it("shows a range's blocks up to its own pointer and every other block up to the main pointer", () => {
+    const ranges = [range(null, 9, 4), range(9, 19, null), range(19, 29, 29), range(39, 49, 44)];
+    for (const main of [null, 3, 25, 35, 60]) {
+      const v = visibilityOf(main === null ? null : p(main), ranges);
+      for (let block = 0; block <= 70; block++) {
+        expect(isVisible(v, p(block)), `main ${main}, block ${block}`).toBe(expected(main, ranges, block));
+      }
+    }
+  });
+
+  it("agrees with the rule on random plans", () => {
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 300; round++) {
+      const ranges: CommittedRange[] = [];
+      let at = next(5) - 1;
+      for (let i = next(4); i > 0; i--) {
+        const after = at + next(6);
+        const through = after + 1 + next(10);
+        const committed = next(3) === 0 ? null : after + next(through - after + 3);
+        ranges.push(range(after < 0 ? null : after, through, committed === null || committed < 0 ? null : committed));
+        at = through;
+      }
+      const main = next(4) === 0 ? null : next(at + 8);
+      const v = visibilityOf(main === null ? null : p(main), ranges);
+      for (let block = 0; block <= at + 10; block++) {
+        expect(isVisible(v, p(block)), `round ${round}, block ${block}`).toBe(expected(main, ranges, block));
+      }
+    }
+  });
+
+  it("rejects ranges that overlap or end before they start", () => {
+    expect(() => visibilityOf(p(1), [range(0, 10, null), range(5, 20, null)])).toThrow(InvalidArgumentError);
+    expect(() => visibilityOf(p(1), [range(10, 10, null)])).toThrow(/ends before it starts/);
+  });
+});
