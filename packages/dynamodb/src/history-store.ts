@@ -18,9 +18,11 @@ import {
   type HistoryCodec,
   type HistoryStore,
   InvalidArgumentError,
+  isVisible,
   type Pointer,
   raceAbort,
   reconcileEntries,
+  type Visibility,
   type WriteOptions,
 } from "@tidemark/core";
 import { Coalescer } from "./coalescer.js";
@@ -80,7 +82,7 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
   readonly tables: { readonly table: string; readonly accountTable: string; readonly historyTable: string };
   readonly #client: DynamoDBClient;
   readonly #codec: HistoryCodec<E>;
-  readonly #committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  readonly #visibility: (signal?: AbortSignal) => Promise<Visibility>;
   readonly #refs: ReturnType<typeof historyTableRefs>;
   readonly #globalHistory: ((entry: E) => bigint | null) | undefined;
   readonly #blockOfPointer: ((pointer: Pointer) => bigint) | undefined;
@@ -97,9 +99,7 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
   constructor(options: DynamoDbHistoryStoreOptions<E>) {
     if (options?.client == null) throw new InvalidArgumentError("dynamodb history store: options.client is required");
     if (options.codec == null) throw new InvalidArgumentError("dynamodb history store: options.codec is required");
-    if (typeof options.committed !== "function") {
-      throw new InvalidArgumentError("dynamodb history store: options.committed must be a function");
-    }
+    this.#visibility = visibilityOption(options);
     this.tables = {
       table: tableName(options.table ?? DEFAULT_TRANSACTIONS_TABLE, "table"),
       accountTable: tableName(options.accountTable ?? DEFAULT_ACCOUNTS_TABLE, "accountTable"),
@@ -114,7 +114,6 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
     const retry = checkRetry(options.retry ?? {});
     this.#client = options.client;
     this.#codec = options.codec;
-    this.#committed = options.committed;
     this.#refs = historyTableRefs(this.tables);
     this.#globalHistory = options.globalHistory;
     this.#blockOfPointer = options.blockOfPointer;
@@ -308,19 +307,20 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
     this.#assertOpen();
     checkKey(id, "transaction id", MAX_HASH_KEY_BYTES);
     await this.#ready();
-    const [item, committed] = await Promise.all([
+    const [item, visibility] = await Promise.all([
       this.#getTransactionItem(id, this.#consistentRead),
-      this.#committed(),
+      this.#visibility(),
     ]);
-    if (item === undefined || committed === null) return null;
+    if (item === undefined || visibility.upTo === null) return null;
     const entry = this.#decode(entryBytes(item, this.tables.table), item, this.tables.table);
-    return this.#visible(entry, committed) ? entry : null;
+    return this.#visible(entry, visibility) ? entry : null;
   }
 
   /**
    * A `Query` of the account's items in ordering-key order, paged until
-   * `limit` visible entries are found. Entries above the committed pointer
-   * are skipped, not taken as the end: ordering keys need not follow blocks.
+   * `limit` visible entries are found. Invisible entries (above the committed
+   * pointer, or in a hidden range) are skipped, not taken as the end:
+   * ordering keys need not follow blocks.
    */
   async getAccountHistory(account: string, query: AccountHistoryQuery = {}): Promise<E[]> {
     this.#assertOpen();
@@ -332,8 +332,8 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
     const cursor = query.cursor;
     if (cursor !== undefined && cursor.length === 0 && descending) return [];
     await this.#ready();
-    const committed = await this.#committed();
-    if (committed === null) return [];
+    const visibility = await this.#visibility();
+    if (visibility.upTo === null) return [];
     const names: Record<string, string> = { "#account": ACCOUNT };
     const values: Record<string, AttributeValue> = { ":account": { S: account } };
     let condition = "#account = :account";
@@ -355,7 +355,7 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
       `account ${JSON.stringify(account)}`,
       () => limit - found.length,
       (entry) => {
-        if (this.#visible(entry, committed)) found.push(entry);
+        if (this.#visible(entry, visibility)) found.push(entry);
         return found.length < limit;
       },
     );
@@ -379,11 +379,11 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
     }
     if (comparePointers(from, to) > 0) return [];
     await this.#ready();
-    const committed = await this.#committed();
-    if (committed === null) return [];
+    const visibility = await this.#visibility();
+    if (visibility.upTo === null) return [];
     const first = blockOf(from);
     // Partitions above the committed pointer cannot hold a visible entry.
-    const last = min(blockOf(to), blockOf(committed));
+    const last = min(blockOf(to), blockOf(visibility.upTo));
     if (first > last) return [];
     const found: { entry: E; key: Uint8Array }[] = [];
     for (let partition = partitionOf(first); partition <= last; partition += HISTORY_PARTITION_BLOCKS) {
@@ -411,7 +411,11 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
         () => 1000,
         (entry, item) => {
           const block = this.#codec.block(entry);
-          if (comparePointers(block, from) >= 0 && comparePointers(block, to) <= 0 && this.#visible(entry, committed)) {
+          if (
+            comparePointers(block, from) >= 0 &&
+            comparePointers(block, to) <= 0 &&
+            this.#visible(entry, visibility)
+          ) {
             found.push({ entry, key: item[ORDERING_KEY]?.B ?? new Uint8Array(0) });
           }
           return true;
@@ -503,8 +507,9 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
     }
   }
 
-  #visible(entry: E, committed: Pointer): boolean {
-    return comparePointers(this.#codec.block(entry), committed) <= 0;
+  /** Compared in memory with core's `comparePointers`: unsigned bytes, a shorter prefix first, as pointers order. */
+  #visible(entry: E, visibility: Visibility): boolean {
+    return isVisible(visibility, this.#codec.block(entry));
   }
 
   #ready(signal?: AbortSignal): Promise<void> {
@@ -546,6 +551,24 @@ export class DynamoDbHistoryStore<E> implements HistoryStore<E> {
   #map(error: unknown, operation: string, tables: TableRef[], subject: string, signal?: AbortSignal): unknown {
     return mapDynamoError(error, { operation, tables, subject, signal });
   }
+}
+
+/** Where reads learn what is visible: `visibility`, or `committed` as a visibility that hides nothing more. */
+function visibilityOption<E>(options: DynamoDbHistoryStoreOptions<E>): (signal?: AbortSignal) => Promise<Visibility> {
+  const { committed, visibility } = options;
+  if (committed !== undefined && visibility !== undefined) {
+    throw new InvalidArgumentError("dynamodb history store: give options.committed or options.visibility, not both");
+  }
+  if (visibility !== undefined) {
+    if (typeof visibility !== "function") {
+      throw new InvalidArgumentError("dynamodb history store: options.visibility must be a function");
+    }
+    return visibility;
+  }
+  if (typeof committed !== "function") {
+    throw new InvalidArgumentError("dynamodb history store: options.committed must be a function");
+  }
+  return async (signal) => ({ upTo: await committed(signal), hidden: [] });
 }
 
 /** The items of `from` that `to` does not have, as deletes. */

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { HistoryCodec, LeaseLockOptions, Pointer } from "@tidemark/core";
+import type { HistoryCodec, LeaseLockOptions, Pointer, Visibility } from "@tidemark/core";
 
 /** The commit table agora v0.2.7 uses. */
 export const DEFAULT_COMMITS_TABLE = "tx-history-commits";
@@ -73,9 +73,18 @@ export interface DynamoDbHistoryStoreOptions<E> {
   /**
    * The committed pointer of the ingestor whose entries this store reads, e.g.
    * `(signal) => committer.latest("history_KIN4", { signal })`. Readers only
-   * see entries whose block is at or below it.
+   * see entries whose block is at or below it. Required unless `visibility`
+   * is given instead.
    */
-  readonly committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /**
+   * Instead of `committed`, when several ingestors commit parts of this
+   * history (a backfill's partitions next to the live ingestor): which blocks
+   * readers may see, called before every read (`visibilityOf` in
+   * `@tidemark/core` builds it). Entries are checked one by one, as with
+   * `committed`, so the requests are the same.
+   */
+  readonly visibility?: (signal?: AbortSignal) => Promise<Visibility>;
   /** Entries by transaction id: hash key `tx_hash` (B), the entry in `entry` (B). Default `"tx-by-hash"`. */
   readonly table?: string;
   /** Entries by account: hash key `account` (S), range key `ordering_key` (B). Default `"tx-by-account"`. */

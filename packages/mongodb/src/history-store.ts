@@ -6,6 +6,7 @@ import {
   type HistoryStore,
   InvalidArgumentError,
   type Pointer,
+  type Visibility,
   type WriteOptions,
 } from "@tidemark/core";
 import type { Collection, Filter } from "mongodb";
@@ -21,6 +22,7 @@ import {
   type StoredEntryFields,
   toHex,
 } from "./history-records.js";
+import { type VisibleBlocks, visibleBlocks } from "./history-visibility.js";
 import { HistoryWriter } from "./history-writes.js";
 import type { MongoHistoryStoreOptions } from "./options.js";
 
@@ -42,7 +44,7 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
   /** `database.collection` of the entries. */
   readonly namespace: string;
   readonly #codec: HistoryCodec<E>;
-  readonly #committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  readonly #visibility: (signal?: AbortSignal) => Promise<Visibility>;
   readonly #collection: Collection<HistoryDocument>;
   readonly #target: MongoTarget;
   readonly #createIndexes: boolean;
@@ -52,8 +54,14 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
 
   constructor(options: MongoHistoryStoreOptions<E>) {
     if (options?.codec == null) throw new InvalidArgumentError("mongodb history store: options.codec is required");
-    if (typeof options.committed !== "function") {
-      throw new InvalidArgumentError("mongodb history store: options.committed must be a function");
+    const { committed, visibility } = options;
+    if (committed !== undefined && visibility !== undefined) {
+      throw new InvalidArgumentError("mongodb history store: give options.committed or options.visibility, not both");
+    }
+    if (typeof (visibility ?? committed) !== "function") {
+      throw new InvalidArgumentError(
+        `mongodb history store: options.${visibility === undefined ? "committed" : "visibility"} must be a function`,
+      );
     }
     assertIngestorName(options.ingestor);
     const resolved = resolveCollection<HistoryDocument>(
@@ -64,7 +72,9 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
     this.ingestor = options.ingestor;
     this.namespace = resolved.namespace;
     this.#codec = options.codec;
-    this.#committed = options.committed;
+    this.#visibility =
+      visibility ??
+      (async (signal) => ({ upTo: await (committed as NonNullable<typeof committed>)(signal), hidden: [] }));
     this.#collection = resolved.collection;
     this.#target = resolved.target;
     this.#createIndexes = options.createIndexes ?? true;
@@ -122,12 +132,12 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
     if (!(id instanceof Uint8Array) || id.length === 0) {
       throw new InvalidArgumentError("mongodb history store: a transaction id must be a non-empty Uint8Array");
     }
-    const committed = await this.#visibleUpTo("getTransaction");
-    if (committed === null) return null;
+    const visible = await this.#visibleBlocks("getTransaction");
+    if (visible === null) return null;
     const what = `reading history entry ${toHex(id)} of "${this.ingestor}" in ${this.namespace}`;
     const document = await mongoCall(what, this.#target, undefined, () =>
       this.#collection.findOne(
-        { _id: historyId(this.ingestor, id), block: { $lte: committed } },
+        { _id: historyId(this.ingestor, id), block: { $lte: visible.upTo }, ...visible.hidden },
         { projection: ENTRY_FIELDS, collation: SIMPLE_COLLATION },
       ),
     );
@@ -143,10 +153,15 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
     if (query.cursor !== undefined && !(query.cursor instanceof Uint8Array)) {
       throw new InvalidArgumentError("mongodb history store: cursor must be an ordering key (a Uint8Array)");
     }
-    const committed = await this.#visibleUpTo("getAccountHistory");
-    if (committed === null) return [];
+    const visible = await this.#visibleBlocks("getAccountHistory");
+    if (visible === null) return [];
     const direction = query.order === "desc" ? -1 : 1;
-    const filter: Filter<HistoryDocument> = { "_id.i": this.ingestor, accounts: account, block: { $lte: committed } };
+    const filter: Filter<HistoryDocument> = {
+      "_id.i": this.ingestor,
+      accounts: account,
+      block: { $lte: visible.upTo },
+      ...visible.hidden,
+    };
     if (query.cursor !== undefined) filter.key = { [direction === 1 ? "$gt" : "$lt"]: toHex(query.cursor) };
     const what = `reading the history of account ${JSON.stringify(account)} of "${this.ingestor}" in ${this.namespace}`;
     const documents = await mongoCall(what, this.#target, undefined, () =>
@@ -166,17 +181,17 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
   async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
     assertPointer(from, "from");
     assertPointer(to, "to");
-    const committed = await this.#visibleUpTo("getBlockRange");
-    if (committed === null) return [];
+    const visible = await this.#visibleBlocks("getBlockRange");
+    if (visible === null) return [];
     const last = toHex(to);
-    const upTo = compareStrings(last, committed) <= 0 ? last : committed;
+    const upTo = compareStrings(last, visible.upTo) <= 0 ? last : visible.upTo;
     const what = `reading blocks ${toHex(from)}..${toHex(to)} of "${this.ingestor}" in ${this.namespace}`;
     // Sorted here, not by the server: a range is returned whole anyway, and a server-side sort by
     // ordering key (the block index is ordered by block first) would hold all of it in the server's memory.
     const documents = await mongoCall(what, this.#target, undefined, () =>
       this.#collection
         .find<StoredEntryFields>(
-          { "_id.i": this.ingestor, block: { $gte: toHex(from), $lte: upTo } },
+          { "_id.i": this.ingestor, block: { $gte: toHex(from), $lte: upTo }, ...visible.hidden },
           { projection: ENTRY_FIELDS, collation: SIMPLE_COLLATION },
         )
         .toArray(),
@@ -196,13 +211,11 @@ export class MongoHistoryStore<E> implements HistoryStore<E> {
     return this.#closing;
   }
 
-  /** The committed pointer as the hex `block` is compared with, or null when nothing is committed. */
-  async #visibleUpTo(call: string): Promise<string | null> {
+  /** The visible blocks as the hex `block` is compared with, or null when nothing is committed. */
+  async #visibleBlocks(call: string): Promise<VisibleBlocks | null> {
     if (this.#closing !== null) throw this.#closedError(call);
-    const [committed] = await Promise.all([this.#committed(), this.ensureIndexes()]);
-    if (committed === null) return null;
-    assertPointer(committed, "mongodb history store: the committed pointer");
-    return toHex(committed);
+    const [visibility] = await Promise.all([this.#visibility(), this.ensureIndexes()]);
+    return visibleBlocks(visibility, "mongodb history store");
   }
 
   #closedError(call: string): InvalidArgumentError {

@@ -1,4 +1,4 @@
-import type { HistoryCodec, LeaseLockOptions, Pointer } from "@tidemark/core";
+import type { HistoryCodec, LeaseLockOptions, Pointer, Visibility } from "@tidemark/core";
 import type { MongoClient, ReadConcernLevel, WriteConcernSettings } from "mongodb";
 
 /** What the committer and the lock share: where the documents live. */
@@ -47,9 +47,18 @@ export interface MongoHistoryStoreOptions<E> extends MongoConnectionOptions {
   /**
    * The committed pointer of `ingestor`, read before every read: only entries whose
    * block is at or below it are returned. Usually a committer's `latest`, e.g.
-   * `(signal) => committer.latest("history_KIN4", { signal })`.
+   * `(signal) => committer.latest("history_KIN4", { signal })`. Required
+   * unless `visibility` is given instead.
    */
-  readonly committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+  readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /**
+   * Instead of `committed`, when several ingestors commit parts of this
+   * history (a backfill's partitions next to the live ingestor): which blocks
+   * readers may see, read before every read (`visibilityOf` in
+   * `@tidemark/core` builds it). With nothing hidden the filters are those of
+   * `committed`; each hidden range adds one condition to a `$nor`.
+   */
+  readonly visibility?: (signal?: AbortSignal) => Promise<Visibility>;
   /** The collection of entries, one document per transaction (default `tidemark_history`). */
   readonly collection?: string;
   /**

@@ -6,6 +6,8 @@ export interface AccountHistorySqlOptions {
   readonly accounts: string;
   /** An SQL expression for the committed pointer (a parameter or a subquery). */
   readonly committed: string;
+  /** Conditions on `h.block` that leave out hidden ranges (default none). */
+  readonly hidden?: string;
   readonly order: "ASC" | "DESC";
   /** Continue after (ASC) or before (DESC) `$4`. */
   readonly withCursor: boolean;
@@ -32,6 +34,7 @@ export function accountHistorySql({
   history,
   accounts,
   committed,
+  hidden = "",
   order,
   withCursor,
 }: AccountHistorySqlOptions): string {
@@ -43,7 +46,7 @@ export function accountHistorySql({
         SELECT tx_id, block, ordering_key, entry FROM ${history}
         WHERE ingestor = a.ingestor AND tx_id = a.tx_id OFFSET 0
       ) h
-      WHERE h.block <= ${committed} AND h.ordering_key = a.ordering_key
+      WHERE h.block <= ${committed}${hidden} AND h.ordering_key = a.ordering_key
       LIMIT 1
     ) e
     WHERE a.ingestor = $1 AND a.account = $2 ${after}

@@ -1,4 +1,4 @@
-import type { HistoryCodec, Pointer } from "@tidemark/core";
+import type { HistoryCodec, Pointer, Visibility } from "@tidemark/core";
 import type { PostgresConnectionOptions } from "./connection.js";
 import type { HistoryTableNames } from "./history-schema.js";
 
@@ -19,6 +19,14 @@ export interface PostgresHistoryStoreOptions<E> extends PostgresConnectionOption
    * commit table is not used.
    */
   readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /**
+   * Instead of `committed`, when several ingestors commit parts of this
+   * history (a backfill's partitions next to the live ingestor): which blocks
+   * readers may see, called before every read (`visibilityOf` in
+   * `@tidemark/core` builds it). With nothing hidden the statements are those
+   * of `committed`; each hidden range adds one condition and two parameters.
+   */
+  readonly visibility?: (signal?: AbortSignal) => Promise<Visibility>;
   /**
    * Create the history tables on first use when they are missing (default
    * true). With false they are only checked; create them with

@@ -6,11 +6,13 @@ import {
   type HistoryStore,
   InvalidArgumentError,
   type Pointer,
+  type Visibility,
   type WriteOptions,
 } from "@tidemark/core";
 import { accountHistorySql } from "./account-history-sql.js";
 import { type Connection, connect } from "./connection.js";
 import { mapPgError } from "./errors.js";
+import { hiddenRangesSql } from "./hidden-ranges-sql.js";
 import type { PostgresHistoryStoreOptions } from "./history-options.js";
 import { checkHistorySchema, createHistorySchema, historyTables } from "./history-schema.js";
 import type { HistoryRow } from "./history-statements.js";
@@ -44,7 +46,7 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
   readonly #accounts: string;
   readonly #commits: string;
   readonly #commitTable: string;
-  readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
+  readonly #visibility: ((signal?: AbortSignal) => Promise<Visibility>) | undefined;
   readonly #createTables: boolean;
   readonly #writer: HistoryWriter<E>;
   readonly #tableNames: { readonly table: string; readonly accountTable: string };
@@ -55,6 +57,12 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     if (options?.codec == null) throw new InvalidArgumentError("postgres history store: options.codec is required");
     if (options.committed !== undefined && typeof options.committed !== "function") {
       throw new InvalidArgumentError("postgres history store: options.committed must be a function");
+    }
+    if (options.visibility !== undefined && typeof options.visibility !== "function") {
+      throw new InvalidArgumentError("postgres history store: options.visibility must be a function");
+    }
+    if (options.committed !== undefined && options.visibility !== undefined) {
+      throw new InvalidArgumentError("postgres history store: give options.committed or options.visibility, not both");
     }
     assertIngestorName(options.ingestor);
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -69,7 +77,9 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     this.#codec = options.codec;
     this.#history = tables.history;
     this.#accounts = tables.accounts;
-    this.#committed = options.committed;
+    const { committed } = options;
+    this.#visibility =
+      options.visibility ?? (committed && (async (signal) => ({ upTo: await committed(signal), hidden: [] })));
     this.#createTables = options.createTables ?? true;
     this.#connection = connect(options, "history store");
     if (this.#connection.owned) {
@@ -112,7 +122,7 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     const { pool } = this.#connection;
     if (this.#createTables) await createHistorySchema(pool, this.#tableNames);
     else await checkHistorySchema(pool, this.#tableNames);
-    if (this.#committed === undefined) await checkCommitsTable(pool, this.#commitTable, this.#subject);
+    if (this.#visibility === undefined) await checkCommitsTable(pool, this.#commitTable, this.#subject);
   }
 
   /**
@@ -141,7 +151,8 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     }
     const rows = await this.#read(
       `reading entry ${Buffer.from(id).toString("hex")}`,
-      (upTo) => `SELECT tx_id, entry FROM ${this.#history} WHERE ingestor = $1 AND tx_id = $2 AND block <= ${upTo}`,
+      (upTo, hidden) =>
+        `SELECT tx_id, entry FROM ${this.#history} WHERE ingestor = $1 AND tx_id = $2 AND block <= ${upTo}${hidden("block")}`,
       [this.ingestor, id],
     );
     const [row] = rows;
@@ -163,8 +174,15 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     if (withCursor) values.push(query.cursor);
     const rows = await this.#read(
       `reading the history of account ${JSON.stringify(account)}`,
-      (committed) =>
-        accountHistorySql({ history: this.#history, accounts: this.#accounts, committed, order, withCursor }),
+      (committed, hidden) =>
+        accountHistorySql({
+          history: this.#history,
+          accounts: this.#accounts,
+          committed,
+          hidden: hidden("h.block"),
+          order,
+          withCursor,
+        }),
       values,
     );
     return rows.map((row) => this.#decode(row));
@@ -175,8 +193,8 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     assertPointer(to, "to");
     const rows = await this.#read(
       `reading blocks ${Buffer.from(from).toString("hex")}..${Buffer.from(to).toString("hex")}`,
-      (upTo) => `SELECT tx_id, entry FROM ${this.#history}
-        WHERE ingestor = $1 AND block >= $2 AND block <= $3 AND block <= ${upTo}
+      (upTo, hidden) => `SELECT tx_id, entry FROM ${this.#history}
+        WHERE ingestor = $1 AND block >= $2 AND block <= $3 AND block <= ${upTo}${hidden("block")}
         ORDER BY ordering_key, tx_id`,
       [this.ingestor, from, to],
     );
@@ -194,23 +212,31 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
 
   /**
    * Runs a read whose visibility bound is `upTo`: the commit table's `latest`
-   * in the same statement, or the pointer `committed()` gave as a parameter.
+   * in the same statement, or the pointer `visibility()` gave as a parameter,
+   * its hidden ranges (if any) as conditions with parameters of their own.
    */
-  async #read(what: string, sql: (upTo: string) => string, values: unknown[]): Promise<StoredRow[]> {
+  async #read(
+    what: string,
+    sql: (upTo: string, hidden: (column: string) => string) => string,
+    values: unknown[],
+  ): Promise<StoredRow[]> {
     if (this.#closing !== null) throw this.#closedError(what);
     let upTo = `(SELECT latest FROM ${this.#commits} WHERE ingestor = $1)`;
+    let hidden = (_column: string) => "";
     const params = [...values];
-    if (this.#committed !== undefined) {
-      const [committed] = await Promise.all([this.#committed(), this.ensureSchema()]);
+    if (this.#visibility !== undefined) {
+      const [visibility] = await Promise.all([this.#visibility(), this.ensureSchema()]);
+      const committed = visibility.upTo;
       if (committed === null) return [];
       assertPointer(committed, "postgres history store: the committed pointer");
       params.push(committed);
       upTo = `$${params.length}`;
+      if (visibility.hidden.length > 0) hidden = hiddenRangesSql(visibility.hidden, committed, params, this.#subject);
     } else {
       await this.ensureSchema();
     }
     try {
-      const result = await this.#connection.pool.query<StoredRow>(sql(upTo), params);
+      const result = await this.#connection.pool.query<StoredRow>(sql(upTo, hidden), params);
       return result.rows;
     } catch (error) {
       throw mapPgError(error, `${this.#subject}, ${what} of "${this.ingestor}"`);

@@ -4,6 +4,8 @@ export interface AccountHistorySqlOptions {
   readonly accounts: string;
   /** An SQL expression for the committed pointer (a parameter or a subquery). */
   readonly committed: string;
+  /** Conditions on `h.block` that leave out hidden ranges (default none). */
+  readonly hidden?: string;
   readonly order: "ASC" | "DESC";
   /** Continue after (ASC) or before (DESC) `:cursor`. */
   readonly withCursor: boolean;
@@ -19,12 +21,13 @@ export function accountHistorySql({
   history,
   accounts,
   committed,
+  hidden = "",
   order,
   withCursor,
 }: AccountHistorySqlOptions): string {
   const after = withCursor ? `AND a.ordering_key ${order === "ASC" ? ">" : "<"} :cursor` : "";
   return `SELECT h.entry FROM ${accounts} a
     JOIN ${history} h ON h.ingestor = a.ingestor AND h.tx_id = a.tx_id
-    WHERE a.ingestor = :ingestor AND a.account = :account AND h.block <= ${committed} ${after}
+    WHERE a.ingestor = :ingestor AND a.account = :account AND h.block <= ${committed}${hidden} ${after}
     ORDER BY a.ordering_key ${order}, a.tx_id ${order} LIMIT :limit`;
 }

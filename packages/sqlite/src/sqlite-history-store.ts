@@ -11,6 +11,7 @@ import {
   type Pointer,
   reconcileEntries,
   TurnBatcher,
+  type Visibility,
   type WriteOptions,
 } from "@tidemark/core";
 import { accountHistorySql } from "./account-history-sql.js";
@@ -23,6 +24,7 @@ import {
   immediateTransaction,
   wrapMissingTable,
 } from "./database.js";
+import { hiddenRangesParameters, hiddenRangesSql } from "./hidden-ranges-sql.js";
 import { createCommitTable, createHistoryTables, defaultTables } from "./schema.js";
 
 export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
@@ -44,7 +46,21 @@ export interface SqliteHistoryStoreOptions<E> extends DatabaseSource {
    * `commitTable` in the same statement as the entries.
    */
   readonly committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+  /**
+   * Instead of `committed`, when several ingestors commit parts of this
+   * history (a backfill's partitions next to the live ingestor): which blocks
+   * readers may see, read before every read (`visibilityOf` in
+   * `@tidemark/core` builds it). With nothing hidden the statements are those
+   * of `committed`; hidden ranges add one condition each.
+   */
+  readonly visibility?: (signal?: AbortSignal) => Promise<Visibility>;
 }
+
+/** The reads, each one statement per shape of hidden ranges. */
+type Read = "byId" | "accountAsc" | "accountDesc" | "accountAscAfter" | "accountDescBefore" | "range";
+
+/** Statements kept for shapes of hidden ranges; beyond it the cache starts afresh (a statement is cheap to prepare). */
+const MAX_HIDDEN_SHAPES = 64;
 
 interface PendingRow<E> {
   readonly value: E;
@@ -74,17 +90,19 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
   readonly #storedEntry: StatementSync;
   readonly #replaceEntry: StatementSync;
   readonly #dropAccounts: StatementSync;
-  readonly #byId: StatementSync;
-  readonly #accountAsc: StatementSync;
-  readonly #accountDesc: StatementSync;
-  readonly #accountAscAfter: StatementSync;
-  readonly #accountDescBefore: StatementSync;
-  readonly #range: StatementSync;
-  readonly #committed: ((signal?: AbortSignal) => Promise<Pointer | null>) | undefined;
+  readonly #reads: Record<Read, StatementSync>;
+  readonly #readSql: (read: Read, shape: string) => string;
+  readonly #hiddenShapes = new Map<string, StatementSync>();
+  readonly #visibility: ((signal?: AbortSignal) => Promise<Visibility>) | undefined;
   readonly #batcher = new TurnBatcher<PendingRow<E>>({ send: (batch) => this.#flush(batch) });
 
   constructor(options: SqliteHistoryStoreOptions<E>) {
     assertIngestorName(options.ingestor);
+    if (options.committed !== undefined && options.visibility !== undefined) {
+      throw new InvalidArgumentError(
+        `sqlite history store of "${options.ingestor}": give committed or visibility, not both`,
+      );
+    }
     this.ingestor = options.ingestor;
     this.#codec = options.codec;
     const history = assertTableName(options.table ?? defaultTables.history, "history table");
@@ -96,8 +114,27 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
       createHistoryTables(db, history, accounts);
       createCommitTable(db, commits);
     }
-    this.#committed = options.committed;
-    const committed = this.#committed ? ":committed" : `(SELECT latest FROM ${commits} WHERE ingestor = :ingestor)`;
+    const { committed: pointer } = options;
+    this.#visibility =
+      options.visibility ?? (pointer && (async (signal) => ({ upTo: await pointer(signal), hidden: [] })));
+    const committed = this.#visibility ? ":committed" : `(SELECT latest FROM ${commits} WHERE ingestor = :ingestor)`;
+    this.#readSql = (read, shape) => {
+      const hidden = hiddenRangesSql(read === "byId" || read === "range" ? "block" : "h.block", shape);
+      switch (read) {
+        case "byId":
+          return `SELECT entry FROM ${history}
+        WHERE ingestor = :ingestor AND tx_id = :id AND block <= ${committed}${hidden}`;
+        case "range":
+          return `SELECT entry FROM ${history}
+        WHERE ingestor = :ingestor AND block >= :from AND block <= :to AND block <= ${committed}${hidden}
+        ORDER BY ordering_key, tx_id`;
+        default: {
+          const order = read === "accountAsc" || read === "accountAscAfter" ? "ASC" : "DESC";
+          const withCursor = read === "accountAscAfter" || read === "accountDescBefore";
+          return accountHistorySql({ history, accounts, committed, hidden, order, withCursor });
+        }
+      }
+    };
     try {
       this.#insertEntry = db.prepare(`INSERT INTO ${history} (ingestor, tx_id, block, ordering_key, entry)
         VALUES (:ingestor, :id, :block, :key, :entry) ON CONFLICT DO NOTHING`);
@@ -107,17 +144,15 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
       this.#replaceEntry = db.prepare(`UPDATE ${history} SET block = :block, ordering_key = :key, entry = :entry
         WHERE ingestor = :ingestor AND tx_id = :id`);
       this.#dropAccounts = db.prepare(`DELETE FROM ${accounts} WHERE ingestor = :ingestor AND tx_id = :id`);
-      this.#byId = db.prepare(`SELECT entry FROM ${history}
-        WHERE ingestor = :ingestor AND tx_id = :id AND block <= ${committed}`);
-      const accountQuery = (order: "ASC" | "DESC", withCursor: boolean) =>
-        accountHistorySql({ history, accounts, committed, order, withCursor });
-      this.#accountAsc = db.prepare(accountQuery("ASC", false));
-      this.#accountDesc = db.prepare(accountQuery("DESC", false));
-      this.#accountAscAfter = db.prepare(accountQuery("ASC", true));
-      this.#accountDescBefore = db.prepare(accountQuery("DESC", true));
-      this.#range = db.prepare(`SELECT entry FROM ${history}
-        WHERE ingestor = :ingestor AND block >= :from AND block <= :to AND block <= ${committed}
-        ORDER BY ordering_key, tx_id`);
+      const prepare = (read: Read) => db.prepare(this.#readSql(read, ""));
+      this.#reads = {
+        byId: prepare("byId"),
+        accountAsc: prepare("accountAsc"),
+        accountDesc: prepare("accountDesc"),
+        accountAscAfter: prepare("accountAscAfter"),
+        accountDescBefore: prepare("accountDescBefore"),
+        range: prepare("range"),
+      };
     } catch (error) {
       this.#connection.close();
       throw wrapMissingTable(error, history, this.#connection.label);
@@ -186,7 +221,8 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
   }
 
   async getTransaction(id: Uint8Array): Promise<E | null> {
-    const row = this.#byId.get({ ingestor: this.ingestor, id, ...(await this.#visibility()) }) as EntryRow | undefined;
+    const { statement, parameters } = await this.#read("byId");
+    const row = statement.get({ ingestor: this.ingestor, id, ...parameters }) as EntryRow | undefined;
     return row === undefined ? null : this.#codec.decode(row.entry);
   }
 
@@ -196,37 +232,51 @@ export class SqliteHistoryStore<E> implements HistoryStore<E> {
       throw new InvalidArgumentError(`history query limit must be a positive integer, got ${limit}`);
     }
     const desc = query.order === "desc";
-    const statement =
+    const read: Read =
       query.cursor === undefined
         ? desc
-          ? this.#accountDesc
-          : this.#accountAsc
+          ? "accountDesc"
+          : "accountAsc"
         : desc
-          ? this.#accountDescBefore
-          : this.#accountAscAfter;
+          ? "accountDescBefore"
+          : "accountAscAfter";
+    const { statement, parameters } = await this.#read(read);
     const rows = statement.all({
       ingestor: this.ingestor,
       account,
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
       limit,
-      ...(await this.#visibility()),
+      ...parameters,
     }) as unknown as EntryRow[];
     return rows.map((row) => this.#codec.decode(row.entry));
   }
 
   async getBlockRange(from: Pointer, to: Pointer): Promise<E[]> {
-    const rows = this.#range.all({
-      ingestor: this.ingestor,
-      from,
-      to,
-      ...(await this.#visibility()),
-    }) as unknown as EntryRow[];
+    const { statement, parameters } = await this.#read("range");
+    const rows = statement.all({ ingestor: this.ingestor, from, to, ...parameters }) as unknown as EntryRow[];
     return rows.map((row) => this.#codec.decode(row.entry));
   }
 
-  /** The external committed pointer as a statement parameter; none when it is joined from the commit table. */
-  async #visibility(): Promise<{ committed?: Uint8Array | null }> {
-    return this.#committed ? { committed: await this.#committed() } : {};
+  /**
+   * The statement of `read` for the current visibility, and its parameters:
+   * none when the pointer is joined from the commit table; the pointer, and
+   * the bounds of the hidden ranges with their own statement, otherwise.
+   */
+  async #read(read: Read): Promise<{ statement: StatementSync; parameters: Record<string, Uint8Array | null> }> {
+    if (this.#visibility === undefined) return { statement: this.#reads[read], parameters: {} };
+    const { shape, parameters } = hiddenRangesParameters(
+      await this.#visibility(),
+      `sqlite history store (${this.#connection.label})`,
+    );
+    if (shape === "") return { statement: this.#reads[read], parameters };
+    const key = `${read} ${shape}`;
+    let statement = this.#hiddenShapes.get(key);
+    if (statement === undefined) {
+      if (this.#hiddenShapes.size >= MAX_HIDDEN_SHAPES) this.#hiddenShapes.clear();
+      statement = this.#connection.db.prepare(this.#readSql(read, shape));
+      this.#hiddenShapes.set(key, statement);
+    }
+    return { statement, parameters };
   }
 
   /** Writes what is pending, then closes the connection if this store opened it. Idempotent. */

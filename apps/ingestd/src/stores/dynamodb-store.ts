@@ -1,4 +1,4 @@
-import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer, Visibility } from "@tidemark/core";
 import {
   decodeEntry,
   globalHistorySlot,
@@ -28,7 +28,8 @@ interface DynamoDbModule {
     options: HistoryTables & {
       client: unknown;
       codec: HistoryCodec<E>;
-      committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+      committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+      visibility?: (signal?: AbortSignal) => Promise<Visibility>;
       globalHistory: (entry: E) => bigint | null;
       blockOfPointer: (pointer: Pointer) => bigint;
       orderingKeyOfBlock?: (block: bigint, edge: "first" | "last") => Uint8Array;
@@ -94,13 +95,15 @@ export async function openDynamoDbStore(url: string, options: StoreOptions): Pro
     label,
     committer,
     createLock,
-    openHistory(ingestor, { codec, committed }) {
+    openHistory(ingestor, { codec, committed, visibility }) {
       // agora's tx-history lists confirmed Kin4 entries by slot; Kin2/Kin3 entries are found by id and account only.
       const solana = ingestor === "history_KIN4";
       return new dynamodb.DynamoDbHistoryStore({
         client,
         codec,
-        committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
+        ...(visibility
+          ? { visibility }
+          : { committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})) }),
         globalHistory: solana
           ? (entry) => globalHistorySlot(entry instanceof Uint8Array ? decodeEntry(entry) : entry)
           : () => null,

@@ -1,4 +1,4 @@
-import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer, Visibility } from "@tidemark/core";
 import { InvalidConfigError } from "../config-error.js";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
@@ -19,7 +19,8 @@ interface MongoAdapterModule {
     database?: string;
     codec: HistoryCodec<E>;
     ingestor: string;
-    committed: (signal?: AbortSignal) => Promise<Pointer | null>;
+    committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+    visibility?: (signal?: AbortSignal) => Promise<Visibility>;
   }) => HistoryStore<E> & { ensureIndexes(): Promise<void> };
 }
 
@@ -89,13 +90,15 @@ export async function openMongoDbStore(url: string, options: StoreOptions): Prom
     label,
     committer,
     createLock,
-    openHistory: (ingestor, { codec, committed }) =>
+    openHistory: (ingestor, { codec, committed, visibility }) =>
       new adapter.MongoHistoryStore({
         client,
         ...(database ? { database } : {}),
         codec,
         ingestor,
-        committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})),
+        ...(visibility
+          ? { visibility }
+          : { committed: committed ?? ((signal) => committer.latest(ingestor, signal ? { signal } : {})) }),
         // A read-only command must not create indexes (nor so the collections) on its first read.
         ...(options.readOnly ? { createIndexes: false } : {}),
       }),

@@ -1,4 +1,4 @@
-import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer } from "@tidemark/core";
+import type { Committer, DistributedLock, HistoryCodec, HistoryStore, Pointer, Visibility } from "@tidemark/core";
 import { lockRegistry } from "./lock-registry.js";
 import { importAdapter } from "./optional-adapter.js";
 import { redactUrl, type Store, type StoreOptions } from "./store.js";
@@ -22,6 +22,7 @@ interface PostgresModule {
     codec: HistoryCodec<E>;
     ingestor: string;
     committed?: (signal?: AbortSignal) => Promise<Pointer | null>;
+    visibility?: (signal?: AbortSignal) => Promise<Visibility>;
   }) => HistoryStore<E>;
   createSchema(pool: unknown): Promise<void>;
   createHistorySchema(pool: unknown): Promise<void>;
@@ -51,12 +52,13 @@ export async function openPostgresStore(url: string, options: StoreOptions): Pro
     label,
     committer,
     createLock,
-    openHistory: (ingestor, { codec, committed }) =>
+    openHistory: (ingestor, { codec, committed, visibility }) =>
       new adapter.PostgresHistoryStore({
         pool,
         codec,
         ingestor,
         ...(committed ? { committed } : {}),
+        ...(visibility ? { visibility } : {}),
         // A read-only command must not create tables on its first read.
         ...(options.readOnly ? { createTables: false } : {}),
       }),

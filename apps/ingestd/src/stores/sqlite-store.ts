@@ -30,9 +30,16 @@ export function openSqliteStore(url: string, options: StoreOptions): Store {
     },
     createLock,
     // Without an outside pointer, reads join this file's commit table in the same statement.
-    openHistory: (ingestor, { codec, committed }) =>
+    openHistory: (ingestor, { codec, committed, visibility }) =>
       lazyHistoryStore(
-        () => new SqliteHistoryStore({ ...source, codec, ingestor, ...(committed ? { committed } : {}) }),
+        () =>
+          new SqliteHistoryStore({
+            ...source,
+            codec,
+            ingestor,
+            ...(committed ? { committed } : {}),
+            ...(visibility ? { visibility } : {}),
+          }),
       ),
     // Opening creates each part's tables when it is first used; `store init` creates them all at once.
     init: async () => {

@@ -1,0 +1,39 @@
+import { InvalidArgumentError, isTidemarkError, pointerFromNumber, sequenceCodec } from "@tidemark/core";
+import {
+  historyVisibilityScenario,
+  VISIBILITY_CASES,
+  visibilityCodec,
+} from "@tidemark/test-servers/history-visibility";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SqliteHistoryStore } from "../src/index.js";
+import { temporaryDatabase } from "./temp-database.js";
+
+describe("SqliteHistoryStore with a visibility of several pointers", () => {
+  const path = temporaryDatabase();
+  const scenario = historyVisibilityScenario({
+    open: ({ ingestor, visibility }) => new SqliteHistoryStore({ path, codec: visibilityCodec, ingestor, visibility }),
+  });
+  beforeAll(() => scenario.setup());
+  afterAll(() => scenario.close());
+
+  it.each(VISIBILITY_CASES)("%s: every read shows exactly the visible entries", async (name) => {
+    expect(await scenario.check(name)).toEqual([]);
+  });
+
+  it("refuses committed and visibility together, naming the store", () => {
+    let error: unknown;
+    try {
+      new SqliteHistoryStore({
+        path,
+        codec: sequenceCodec,
+        ingestor: "seq",
+        committed: async () => pointerFromNumber(1),
+        visibility: async () => ({ upTo: pointerFromNumber(1), hidden: [] }),
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isTidemarkError(error, InvalidArgumentError)).toBe(true);
+    expect((error as Error).message).toMatch(/sqlite history store .*committed or visibility/);
+  });
+});
