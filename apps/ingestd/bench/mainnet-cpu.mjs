@@ -1,23 +1,33 @@
 // CPU per block on mainnet-shaped blocks: a separate `tidemark simulate --shape mainnet` process
 // serves about 1,200 transactions a block (three quarters votes, a few Kin transfers); `tidemark run`
-// ingests MAINNET_BLOCKS of them into SQLite. The ingesting process's CPU time (user + system, read
-// from /proc) is divided by the blocks; the simulator's own CPU is not counted. Prints blocks/s,
-// CPU-ms per block and the ingesting process's RSS.
+// ingests them into SQLite. The ingesting process's CPU time (user + system of all its threads, the
+// worker threads included, read from /proc) is divided by the blocks; the simulator's own CPU is not
+// counted. MAINNET_ROUNDS interleaved pairs of MAINNET_BLOCKS blocks (default 3 of 2,000) compare
+// the worker pool on (one thread per core) with off (--workers 0); then one round of
+// MAINNET_LONG_BLOCKS (default 20,000; 0 skips it) with the defaults shows the peak RSS of a long run.
+// The simulator repeats the traffic around the Kin transfers every 16 blocks (`--repeat-every`), so it
+// costs a few ms a block instead of a core of its own beside the ingestor on a 2-core machine; its CPU
+// per block is printed too. Prints the medians.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const blocks = Number(process.env.MAINNET_BLOCKS ?? 2_000);
+const rounds = Number(process.env.MAINNET_ROUNDS ?? 3);
+const longBlocks = Number(process.env.MAINNET_LONG_BLOCKS ?? 20_000);
+const cores = availableParallelism();
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tidemark-mainnet-cpu-"));
+const NODE_FLAGS = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(bin, "utf8").split("\n")[0])?.[1].trim().split(/\s+/) ?? [];
 // Linux reports process CPU time in clock ticks of 1/100 s.
 const TICK_MS = 10;
 
 function start(args) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  // The flags `tidemark`'s own first line starts Node with.
+  const child = spawn(process.execPath, [...NODE_FLAGS, bin, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   process.once("exit", () => child.kill("SIGKILL"));
   return { child, lines: createInterface({ input: child.stdout }) };
 }
@@ -32,17 +42,18 @@ function rssMiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 }
 
-const simulator = start(["simulate", "--shape", "mainnet", "--block-ms", "0", "--backlog", String(blocks)]);
-try {
-  const served = await new Promise((resolve) => simulator.lines.once("line", (line) => resolve(JSON.parse(line))));
+/** Ingests the simulator's whole backlog once with `--workers <workers>` (default: the ingestor's). */
+async function ingestRound(served, count, workers) {
+  const simulatorCpu = cpuMs(served.pid);
   const first = BigInt(served.firstSlot);
   const last = BigInt(served.lastSlot);
+  const db = join(dir, `mainnet-${Math.random().toString(36).slice(2)}.db`);
   const ingest = start([
     "run",
     "--rpc",
     served.rpc,
     "--store",
-    `sqlite:${join(dir, "mainnet.db")}`,
+    `sqlite:${db}`,
     "--from",
     String(first - 1n),
     "--until",
@@ -50,37 +61,89 @@ try {
     "--status",
     "off",
     "--log-level",
-    "debug",
+    "warn",
+    ...(workers === undefined ? [] : ["--workers", String(workers)]),
   ]);
   const startedAt = performance.now();
   let cpu = 0;
   let peakRss = 0;
-  let rssAtTenth = 0;
-  let committed = 0;
-  ingest.lines.on("line", (text) => {
-    if (!text.includes('"committed"')) return;
-    const line = JSON.parse(text);
-    if (line.event === "committed") committed = Number(BigInt(line.block) - first + 1n);
-  });
   // Sampled until the process exits: the last sample misses at most the final 100 ms.
   const sampler = setInterval(() => {
     try {
       cpu = cpuMs(ingest.child.pid);
-      const rss = rssMiB(ingest.child.pid);
-      peakRss = Math.max(peakRss, rss);
-      if (rssAtTenth === 0 && committed >= blocks / 10) rssAtTenth = rss;
+      peakRss = Math.max(peakRss, rssMiB(ingest.child.pid));
     } catch {}
   }, 100);
   const code = await new Promise((resolve) => ingest.child.once("exit", resolve));
   clearInterval(sampler);
   const seconds = (performance.now() - startedAt) / 1000;
+  rmSync(db, { force: true });
   if (code !== 0) throw new Error(`tidemark run exited ${code}`);
-  console.log(`mainnet_blocks: ${blocks} (about 1,200 transactions each)`);
-  console.log(`mainnet_ingest_rate: ${(blocks / seconds).toFixed(1)} blocks/s`);
-  console.log(`mainnet_cpu_per_block: ${(cpu / blocks).toFixed(1)} ms (target <= 20)`);
-  console.log(`mainnet_rss_after_tenth: ${rssAtTenth.toFixed(0)} MiB`);
-  console.log(`mainnet_peak_rss: ${peakRss.toFixed(0)} MiB`);
+  return {
+    rate: count / seconds,
+    cpuPerBlock: cpu / count,
+    peakRss,
+    simulatorCpuPerBlock: (cpuMs(served.pid) - simulatorCpu) / count,
+  };
+}
+
+async function withSimulator(count, fn) {
+  const simulator = start([
+    "simulate",
+    "--shape",
+    "mainnet",
+    "--block-ms",
+    "0",
+    "--backlog",
+    String(count),
+    "--repeat-every",
+    "16",
+  ]);
+  try {
+    const served = await new Promise((resolve) => simulator.lines.once("line", (line) => resolve(JSON.parse(line))));
+    return await fn({ ...served, pid: simulator.child.pid });
+  } finally {
+    simulator.child.kill("SIGTERM");
+  }
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const show = (label, runs) =>
+  console.log(
+    `${label.padEnd(24)} ${runs.map((r) => r.rate.toFixed(1)).join(" / ")} blocks/s   ` +
+      `${runs.map((r) => r.cpuPerBlock.toFixed(1)).join(" / ")} CPU-ms/block   ` +
+      `peak RSS ${runs.map((r) => r.peakRss.toFixed(0)).join(" / ")} MiB   ` +
+      `simulator ${runs.map((r) => r.simulatorCpuPerBlock.toFixed(1)).join(" / ")} CPU-ms/block`,
+  );
+
+try {
+  const on = [];
+  const off = [];
+  await withSimulator(blocks, async (served) => {
+    for (let i = 0; i < rounds; i++) {
+      // Alternating which goes first, so a slower stretch of a shared machine weighs on both.
+      if (i % 2 === 0) {
+        on.push(await ingestRound(served, blocks, cores));
+        off.push(await ingestRound(served, blocks, 0));
+      } else {
+        off.push(await ingestRound(served, blocks, 0));
+        on.push(await ingestRound(served, blocks, cores));
+      }
+    }
+  });
+  console.log(`mainnet_blocks: ${blocks} per round, ${rounds} interleaved pairs, ${cores} cores`);
+  show(`workers ${cores} (pool on)`, on);
+  show("workers 0 (pool off)", off);
+  const rate = (runs) => median(runs.map((r) => r.rate));
+  console.log(`mainnet_pool_speedup: ${(rate(on) / rate(off)).toFixed(2)}x (median blocks/s, target >= 1.7)`);
+  console.log(`mainnet_cpu_per_block_pool_on: ${median(on.map((r) => r.cpuPerBlock)).toFixed(1)} ms (target <= 20)`);
+  console.log(`mainnet_cpu_per_block_pool_off: ${median(off.map((r) => r.cpuPerBlock)).toFixed(1)} ms`);
+  console.log(`mainnet_peak_rss_${blocks}: ${median(on.map((r) => r.peakRss)).toFixed(0)} MiB (pool on, target < 256)`);
+  if (longBlocks > 0) {
+    const long = await withSimulator(longBlocks, (served) => ingestRound(served, longBlocks, undefined));
+    show(`${longBlocks} blocks, defaults`, [long]);
+    console.log(`mainnet_peak_rss_${longBlocks}: ${long.peakRss.toFixed(0)} MiB (target < 256)`);
+  }
 } finally {
-  simulator.child.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
 }

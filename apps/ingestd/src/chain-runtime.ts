@@ -1,4 +1,4 @@
-import type { Ingestor, Logger, Pointer } from "@tidemark/core";
+import { ConfigurationError, type Ingestor, type Logger, type Pointer } from "@tidemark/core";
 import {
   type Entry,
   getHistoryIngestorName,
@@ -62,15 +62,36 @@ export interface ChainRequestHooks {
   readonly onRequestSucceeded?: (request: { backend: "solana" | "horizon"; operation: string }) => void;
 }
 
-/** The Kin ingestor a chain configuration asks for, reporting its chain requests to `hooks`. */
+/** A part of a chain ingested by an ingestor of its own (a backfill partition). */
+export interface IngestedRange {
+  /** The name its commits are stored under. */
+  readonly name: string;
+  /** Its last block (inclusive): nothing beyond it is fetched or written. */
+  readonly lastBlock: bigint;
+}
+
+/**
+ * The Kin ingestor a chain configuration asks for, reporting its chain
+ * requests to `hooks`; with `range`, one that ingests only up to its last
+ * block under its own name (Kin4 only: a Horizon stream cannot stop at a ledger).
+ */
 export function createChainIngestor(
   config: ChainConfig,
   endpoint: string,
   logger: Logger,
   { onRetry, onRequestSucceeded }: ChainRequestHooks = {},
+  range?: IngestedRange,
 ): Ingestor<Entry> {
   const hooks = { ...(onRetry ? { onRetry } : {}), ...(onRequestSucceeded ? { onRequestSucceeded } : {}) };
-  if (config.chain === "kin4") return new KinSolanaIngestor({ rpcUrl: endpoint, logger, ...hooks });
+  if (config.chain === "kin4") {
+    const bounds = range ? { name: range.name, lastSlot: range.lastBlock } : {};
+    const workers = config.workers === undefined ? {} : { workers: config.workers };
+    return new KinSolanaIngestor({ rpcUrl: endpoint, logger, ...hooks, ...bounds, ...workers });
+  }
+  if (range)
+    throw new ConfigurationError(
+      `${config.chain}: backfill partitions need kin4 (a Horizon stream cannot stop at a ledger)`,
+    );
   const version = config.chain === "kin2" ? KinVersion.KIN2 : KinVersion.KIN3;
   const network =
     config.chain === "kin2"

@@ -1,6 +1,10 @@
 import { ConfigurationError, type HistoryReader, isTidemarkError, pointerToHex } from "@tidemark/core";
 import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { Command, CommanderError, Option } from "commander";
+import { backfillService } from "./backfill-command.js";
+import { resolveBackfillCommand } from "./backfill-command-config.js";
+import { backfillStatus, formatEta } from "./backfill-status.js";
+import { planVisibility } from "./backfill-visibility.js";
 import type { ChainName } from "./chain-names.js";
 import { chainNames } from "./chain-names.js";
 import { chainPointers } from "./chain-runtime.js";
@@ -94,6 +98,10 @@ export function buildCli(io: CliIo): Command {
         "consecutive failures of a chain request after which /ready turns false (env TIDEMARK_UNREADY_AFTER_FAILURES; default 5)",
       )
       .option(
+        "--workers <n>",
+        "kin4: worker threads reading blocks, 0 to read them on the main thread (env TIDEMARK_WORKERS; default one per core)",
+      )
+      .option(
         "--metrics-port <port>",
         "serve /metrics, /healthz, /ready and /leader on this port (env TIDEMARK_METRICS_PORT)",
       )
@@ -104,6 +112,38 @@ export function buildCli(io: CliIo): Command {
     const normalized = { ...flags, coalesce: flags.coalesce === false ? false : undefined };
     const config = resolveRunConfig({ flags: normalized, env: io.env });
     await runService({ config, signal: io.signal });
+  });
+
+  storeOptions(
+    program
+      .command("backfill")
+      .description(
+        "Ingest a range of a chain in partitions, each its own ingestor with its own pointer and lock, together with every other node backfilling it; exits 0 once every partition is done",
+      )
+      .option("--chain <name>", "the chain (kin4)", "kin4")
+      .option("--rpc <url>", "Solana JSON-RPC endpoint (env TIDEMARK_RPC)")
+      .option(
+        "--from <block>",
+        "the range starts after this slot (exclusive; default: the config file's backfill plan)",
+      )
+      .option("--until <block>", "the range's last slot (inclusive; default: the config file's backfill plan)")
+      .option("--partition-size <blocks>", "slots per partition (default 100000)")
+      .option("--partitions <n>", "partitions this node works on at once (default 1)")
+      .option("--lease-ms <ms>", "lock lease in ms, 100 to 2147483647 (env TIDEMARK_LEASE_MS)")
+      .option("--metrics-port <port>", "serve /metrics with every partition's progress on this port")
+      .option("--log-level <level>", "trace, debug, info, warn, error or silent (env TIDEMARK_LOG_LEVEL)")
+      .option("--no-coalesce", "one backend write per block"),
+  ).action(async (flags: Record<string, unknown>) => {
+    const { config, backfill } = resolveBackfillCommand(flags, io.env);
+    try {
+      await backfillService({ config, backfill, signal: io.signal });
+    } catch (error) {
+      if (io.signal.aborted)
+        throw new Error(
+          `backfill stopped (${String(io.signal.reason?.message ?? io.signal.reason)}) before every partition was done`,
+        );
+      throw error;
+    }
   });
 
   program
@@ -142,6 +182,7 @@ export function buildCli(io: CliIo): Command {
     .option("--block-ms <ms>", "a new block this often (0: none)", "400")
     .option("--backlog <blocks>", "blocks generated before serving", "1")
     .option("--seed <seed>", "seed of the simulated wallets")
+    .option("--latency-ms <ms>", "delay every RPC answer this long, as a remote node's round trip (default 0)")
     .addOption(
       new Option(
         "--shape <shape>",
@@ -152,6 +193,10 @@ export function buildCli(io: CliIo): Command {
     )
     .option("--transactions <count>", "transactions per block with --shape mainnet (default 1200)")
     .option("--kin-transfers <count>", "Kin transfers per block with --shape mainnet (default 4)")
+    .option(
+      "--repeat-every <blocks>",
+      "with --shape mainnet: repeat the traffic around the Kin transfers every N blocks, so the simulator costs little beside an ingestor on the same cores (default: never)",
+    )
     .action(async (flags: Record<string, string | undefined>) => {
       const number = (name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER) =>
         wholeNumber(value, `--${name}`, 0, max);
@@ -160,9 +205,13 @@ export function buildCli(io: CliIo): Command {
         backlog: Math.max(1, number("backlog", flags.backlog)),
         ...(flags.port ? { port: number("port", flags.port, 65_535) } : {}),
         ...(flags.seed ? { seed: flags.seed } : {}),
+        ...(flags.latencyMs ? { latencyMs: number("latency-ms", flags.latencyMs, 60_000) } : {}),
       };
-      if (flags.shape !== "mainnet" && (flags.transactions !== undefined || flags.kinTransfers !== undefined))
-        throw new InvalidUsage("--transactions and --kin-transfers need --shape mainnet");
+      if (
+        flags.shape !== "mainnet" &&
+        (flags.transactions !== undefined || flags.kinTransfers !== undefined || flags.repeatEvery !== undefined)
+      )
+        throw new InvalidUsage("--transactions, --kin-transfers and --repeat-every need --shape mainnet");
       const network =
         flags.shape === "mainnet"
           ? await MainnetNetwork.start({
@@ -173,6 +222,9 @@ export function buildCli(io: CliIo): Command {
               ...(flags.kinTransfers === undefined
                 ? {}
                 : { kinTransfersPerBlock: number("kin-transfers", flags.kinTransfers, 100_000) }),
+              ...(flags.repeatEvery === undefined
+                ? {}
+                : { repeatEvery: wholeNumber(flags.repeatEvery, "--repeat-every", 1, 1_000) }),
             })
           : await DemoNetwork.start(common);
       io.out(
@@ -212,26 +264,55 @@ export function buildCli(io: CliIo): Command {
   storeOptions(
     commits
       .command("status")
-      .description("Committed pointers with each chain's lock holder and lease")
-      .option("--json", "one JSON object per line"),
+      .description(
+        "Committed pointers with each chain's lock holder and lease, and every backfill partition's progress and estimated time to finish",
+      )
+      .option("--json", "one JSON object per line")
+      .option(
+        "--sample-ms <ms>",
+        "with a backfill plan: read the partitions' pointers twice this far apart to estimate their rates (0: once, no estimates)",
+        "3000",
+      ),
   ).action(async (flags: Record<string, unknown>) => {
+    const sampleMs = wholeNumber(flags.sampleMs, "--sample-ms", 0, 600_000);
+    const plans = Object.values(resolveRunConfig({ flags: pickStoreFlags(flags), env: io.env }).backfill ?? {});
     await withStore(flags, io, readOnly, async (store) => {
       const reports = await readCommits(store, chainNames, true);
-      if (flags.json) for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
-      else
-        io.out(
-          formatTable(
-            ["chain", "block", "lock key", "holder", "token", "lease ms"],
-            reports.map((r) => [
-              r.chain,
-              r.block ?? "(none)",
-              r.lock?.key ?? "-",
-              r.lock?.holder?.owner ?? "(free)",
-              r.lock?.holder?.token?.toString() ?? "-",
-              r.lock?.holder?.leaseMs?.toString() ?? "-",
-            ]),
-          ),
-        );
+      const partitions = [];
+      for (const { plan } of plans) partitions.push(...(await backfillStatus(store, plan, sampleMs, io.signal)));
+      if (flags.json) {
+        for (const r of reports) io.out(JSON.stringify(r, jsonBigints));
+        for (const p of partitions) io.out(JSON.stringify(p, jsonBigints));
+        return;
+      }
+      io.out(
+        formatTable(
+          ["chain", "block", "lock key", "holder", "token", "lease ms"],
+          reports.map((r) => [
+            r.chain,
+            r.block ?? "(none)",
+            r.lock?.key ?? "-",
+            r.lock?.holder?.owner ?? "(free)",
+            r.lock?.holder?.token?.toString() ?? "-",
+            r.lock?.holder?.leaseMs?.toString() ?? "-",
+          ]),
+        ),
+      );
+      if (partitions.length === 0) return;
+      io.out("");
+      io.out(
+        formatTable(
+          ["backfill partition", "block", "done", "blocks/s", "eta", "holder"],
+          partitions.map((p) => [
+            p.partition === "total" ? `${p.chain} total ${p.after}-${p.through}` : p.partition,
+            p.block ?? "(none)",
+            `${p.percent}%`,
+            p.blocksPerSecond?.toString() ?? "-",
+            formatEta(p.etaSeconds),
+            p.partition === "total" ? "" : (p.holder?.owner ?? (p.percent >= 100 ? "-" : "(free)")),
+          ]),
+        ),
+      );
     });
   });
   storeOptions(
@@ -421,7 +502,14 @@ async function withHistory(
   await withStore(flags, io, readOnly, async (store) => {
     const target = await openHistoryTarget(historyUrl, config.store, store, readOnly);
     try {
-      const reader = target.open(chainPointers(chain).ingestorName, kinHistoryCodec);
+      const live = chainPointers(chain).ingestorName;
+      // With a backfill plan, each partition's blocks show up to that partition's own pointer.
+      const backfill = config.backfill?.[chain];
+      const reader = target.open(
+        live,
+        kinHistoryCodec,
+        backfill ? { visibility: planVisibility({ plan: backfill.plan, committer: store.committer, live }) } : {},
+      );
       try {
         await body(reader);
       } finally {

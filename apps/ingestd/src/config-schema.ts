@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { backfillSetting } from "./backfill-config.js";
 import { blockProblem } from "./block-limits.js";
 import { type ChainName, chainNames, isChainName } from "./chain-names.js";
 import { checkStoreUrl } from "./stores/store-url.js";
@@ -33,6 +34,9 @@ export const settingNames = {
   logLevel: { flag: "logLevel", env: "TIDEMARK_LOG_LEVEL", file: "logLevel" },
   status: { flag: "status", env: "TIDEMARK_STATUS", file: "status" },
   coalesce: { flag: "coalesce", env: "TIDEMARK_COALESCE", file: "coalesce" },
+  workers: { flag: "workers", env: "TIDEMARK_WORKERS", file: "workers" },
+  // No flag: `backfill`'s own flags override it; the file (or variable) is what a fleet's nodes and readers share.
+  backfill: { flag: "backfillPlan", env: "TIDEMARK_BACKFILL", file: "backfill" },
 } as const satisfies Record<string, SettingNames>;
 
 export type SettingKey = keyof typeof settingNames;
@@ -50,6 +54,7 @@ export const serveSettingNames = {
   host: { flag: "host", env: "TIDEMARK_SERVE_HOST", file: "serveHost" },
   metricsPort: settingNames.metricsPort,
   logLevel: settingNames.logLevel,
+  backfill: settingNames.backfill,
 } as const satisfies Record<string, SettingNames>;
 
 export type ServeSettingKey = keyof typeof serveSettingNames;
@@ -149,6 +154,8 @@ export function runSettingsSchema(nameOf: (key: SettingKey) => string) {
       logLevel: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).optional(),
       status: z.enum(["auto", "on", "off"], { error: "must be one of auto, on, off" }).optional(),
       coalesce: boolean.optional(),
+      workers: integer(0, 1024, "must be 0 (blocks read on the main thread) or a number of worker threads").optional(),
+      backfill: backfillSetting.optional(),
     })
     .superRefine((s, ctx) => {
       const fail = (key: SettingKey, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
@@ -224,6 +231,7 @@ export function serveSettingsSchema(nameOf: (key: ServeSettingKey) => string) {
       host: listenHost.optional(),
       metricsPort: port.optional(),
       logLevel: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).optional(),
+      backfill: backfillSetting.optional(),
     })
     .superRefine((s, ctx) => {
       if (s.port === undefined) {

@@ -8,6 +8,8 @@ export interface DemoNetworkOptions {
   readonly maxTransactionsPerBlock?: number;
   /** A fixed port for the RPC server (default: any free one). */
   readonly port?: number;
+  /** Delay added to every RPC answer, in ms, as a remote node's round trip (default 0). */
+  readonly latencyMs?: number;
   /** Blocks generated before serving, for backfill benchmarks (default 1). */
   readonly backlog?: number;
   /** Seeds the simulated wallets (default: unique per start). */
@@ -111,7 +113,11 @@ export class DemoNetwork {
         blockTime: Math.floor(Date.now() / 1000),
       });
     }
-    const server = await SolanaRpcServer.start({ chain, ...(options.port ? { port: options.port } : {}) });
+    const server = await SolanaRpcServer.start({
+      chain,
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+    });
     return new DemoNetwork(server, factory, chain, options);
   }
 

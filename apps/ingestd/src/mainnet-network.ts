@@ -7,12 +7,16 @@ export interface MainnetNetworkOptions {
   readonly backlog?: number;
   /** A fixed port for the RPC server (default: any free one). */
   readonly port?: number;
+  /** Delay added to every RPC answer, in ms, as a remote node's round trip (default 0). */
+  readonly latencyMs?: number;
   /** Seeds keys, the transaction mix and ids; the same seed serves the same chain (default "tidemark"). */
   readonly seed?: string;
   /** Transactions per block (default 1 200). */
   readonly transactionsPerBlock?: number;
   /** Kin transfers per block (default 4). */
   readonly kinTransfersPerBlock?: number;
+  /** Repeat the traffic around the Kin transfers every this many blocks (default: never; see MainnetShapedChain). */
+  readonly repeatEvery?: number;
 }
 
 /**
@@ -38,8 +42,13 @@ export class MainnetNetwork {
       blocks: options.backlog ?? 1,
       ...(options.transactionsPerBlock === undefined ? {} : { transactionsPerBlock: options.transactionsPerBlock }),
       ...(options.kinTransfersPerBlock === undefined ? {} : { kinTransfersPerBlock: options.kinTransfersPerBlock }),
+      ...(options.repeatEvery === undefined ? {} : { repeatEvery: options.repeatEvery }),
     });
-    const server = await SolanaRpcServer.start({ chain, ...(options.port ? { port: options.port } : {}) });
+    const server = await SolanaRpcServer.start({
+      chain,
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+    });
     return new MainnetNetwork(chain, server, options.blockIntervalMs ?? 400);
   }
 

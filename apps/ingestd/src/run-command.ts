@@ -3,6 +3,8 @@ import { type Logger, type Metrics, pointerToHex, type RunEvent, run } from "@ti
 import { PrometheusMetrics } from "@tidemark/core/prometheus";
 import { kinHistoryCodec } from "@tidemark/kin";
 import { Counter, Gauge, Registry } from "prom-client";
+import { registerBackfillMetrics } from "./backfill-metrics.js";
+import { runBackfill } from "./backfill-runner.js";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { countingWriter } from "./counting-writer.js";
 import { DemoNetwork } from "./demo-network.js";
@@ -95,6 +97,13 @@ export async function runService({
         }
       },
     });
+    const plans = config.chains.flatMap((c) => config.backfill?.[c.chain] ?? []);
+    registerBackfillMetrics(
+      registry,
+      plans.map((b) => b.plan),
+      store.committer,
+      logger,
+    );
     const owner = `${hostname()}:${process.pid}`;
     const controller = new AbortController();
     const stop = AbortSignal.any([signal, controller.signal]);
@@ -124,7 +133,7 @@ export async function runService({
         owner,
         ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
       });
-      return { chain, pointers, ingestor, state, history, lock, redactions };
+      return { chain, pointers, ingestor, state, history, lock, redactions, endpoint };
     });
 
     if (config.metricsPort !== undefined) {
@@ -187,6 +196,33 @@ export async function runService({
       cleanups.push(() => line.stop());
     }
 
+    // Partitions of a configured backfill plan, claimed beside the live ingestors; done partitions stay done.
+    const backfills = chains.flatMap(({ chain, history, endpoint }) => {
+      const backfill = config.backfill?.[chain.chain];
+      if (backfill === undefined) return [];
+      return [
+        runBackfill({
+          backfill,
+          chain,
+          endpoint,
+          store,
+          history,
+          owner,
+          ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
+          coalesce: config.coalesce,
+          logger,
+          signal: stop,
+        }).then(
+          () => logger.info({ chain: chain.chain }, "backfill: every partition is done"),
+          (error: unknown) => {
+            if (stop.aborted) return;
+            controller.abort(error);
+            throw error;
+          },
+        ),
+      ];
+    });
+
     const runs = chains.map(async ({ chain, pointers, ingestor, state, history, lock, redactions }) => {
       // Head polling lives as long as this chain's run, which may end on its own at --until.
       const polling = new AbortController();
@@ -209,6 +245,8 @@ export async function runService({
           logEvent(logger, chain.chain, event, pointers.toBlock);
         },
       };
+      // With a backfill plan and no --from, the live ingestor starts where the plan ends, not at the chain's start.
+      const liveStart = chain.from ?? config.backfill?.[chain.chain]?.plan.until;
       logger.info(
         {
           chain: chain.chain,
@@ -225,7 +263,7 @@ export async function runService({
           lock,
           committer: store.committer,
           writer: countingWriter(history, () => state.transactionsWritten++),
-          ingestor: chain.from !== undefined ? startingAfter(ingestor, pointers.toPointer(chain.from)) : ingestor,
+          ingestor: liveStart !== undefined ? startingAfter(ingestor, pointers.toPointer(liveStart)) : ingestor,
           coalesce: config.coalesce,
           logger,
           metrics: observer,
@@ -242,7 +280,7 @@ export async function runService({
         await headPoller;
       }
     });
-    const outcomes = await Promise.allSettled(runs);
+    const outcomes = await Promise.allSettled([...runs, ...backfills]);
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failure) throw failure.reason;
   } finally {

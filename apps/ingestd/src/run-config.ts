@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
+import type { BackfillConfig } from "./backfill-config.js";
 import { type ChainName, defaultLockKey } from "./chain-names.js";
 import { InvalidConfigError } from "./config-error.js";
 import {
@@ -28,6 +29,8 @@ export interface ChainConfig {
   readonly from?: bigint;
   /** Stop once this block (slot or ledger) is committed. */
   readonly until?: bigint;
+  /** kin4: worker threads reading blocks (0: the main thread; default one per core). */
+  readonly workers?: number;
 }
 
 export interface RunConfig {
@@ -51,6 +54,12 @@ export interface RunConfig {
   readonly leaseMs?: number;
   /** Consecutive failures of a chain request after which `/ready` turns false (default 5). */
   readonly unreadyAfterFailures: number;
+  /**
+   * Backfill plans by chain (config `backfill`, `TIDEMARK_BACKFILL`): `run`
+   * claims partitions of its chains' plans beside the live ingestor, and
+   * readers show each partition's blocks up to that partition's pointer.
+   */
+  readonly backfill?: BackfillConfig;
 }
 
 /** What the user gave, before validation: flags, environment and file, each field named as the user wrote it. */
@@ -85,6 +94,7 @@ export function resolveRunConfig(inputs: RunInputs): RunConfig {
       ...(chain !== "kin4" && s.horizon ? { horizon: s.horizon } : {}),
       ...(s.from !== undefined ? { from: s.from } : {}),
       ...(s.until !== undefined ? { until: s.until } : {}),
+      ...(chain === "kin4" && s.workers !== undefined ? { workers: s.workers } : {}),
     }),
   );
   const store = s.store ?? "sqlite:./tidemark.db";
@@ -101,6 +111,7 @@ export function resolveRunConfig(inputs: RunInputs): RunConfig {
     unreadyAfterFailures: s.unreadyAfterFailures ?? DEFAULT_UNREADY_AFTER_FAILURES,
     ...(s.metricsPort !== undefined ? { metricsPort: s.metricsPort } : {}),
     ...(s.leaseMs !== undefined ? { leaseMs: s.leaseMs } : {}),
+    ...(s.backfill !== undefined ? { backfill: s.backfill } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { HistoryReader, Logger } from "@tidemark/core";
 import { type KinVersion, storedKinHistoryCodec } from "@tidemark/kin";
 import { createTransactionService, Transaction } from "@tidemark/kin/agora";
 import { Registry } from "prom-client";
+import { planVisibility } from "./backfill-visibility.js";
 import { chainPointers } from "./chain-runtime.js";
 import { grpcUnaryHandler } from "./grpc-unary.js";
 import { listenH2c, type RequestHandler } from "./h2c-server.js";
@@ -60,7 +61,17 @@ export async function serveService({
     const readers = new Map<KinVersion, HistoryReader<Uint8Array>>();
     const chains: ServedChain[] = config.chains.map((chain) => {
       const pointers = chainPointers(chain);
-      const reader = target.open(pointers.ingestorName, storedKinHistoryCodec);
+      const live = pointers.ingestorName;
+      // With a backfill plan, each partition's blocks show up to that partition's own pointer; a second's
+      // reuse of the pointers lets a burst of requests read them once.
+      const backfill = config.backfill?.[chain];
+      const reader = target.open(
+        live,
+        storedKinHistoryCodec,
+        backfill
+          ? { visibility: planVisibility({ plan: backfill.plan, committer: store.committer, live, refreshMs: 1000 }) }
+          : {},
+      );
       cleanups.push(() => reader.close());
       readers.set(pointers.version, reader);
       return { pointers, reader };

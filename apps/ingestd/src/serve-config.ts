@@ -1,3 +1,4 @@
+import type { BackfillConfig } from "./backfill-config.js";
 import type { ChainName } from "./chain-names.js";
 import { keepsHistory, serveSettingNames, serveSettingsSchema } from "./config-schema.js";
 import type { LogLevel } from "./logger.js";
@@ -17,6 +18,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly metricsPort?: number;
   readonly logLevel: LogLevel;
+  /** Backfill plans by chain, as `run` is given them: partitions' blocks show up to each partition's pointer. */
+  readonly backfill?: BackfillConfig;
 }
 
 /**
@@ -39,5 +42,6 @@ export function resolveServeConfig(inputs: RunInputs): ServeConfig {
     host: s.host ?? "127.0.0.1",
     logLevel: s.logLevel ?? "info",
     ...(s.metricsPort !== undefined ? { metricsPort: s.metricsPort } : {}),
+    ...(s.backfill !== undefined ? { backfill: s.backfill } : {}),
   };
 }

@@ -25,6 +25,10 @@ describe("bad configuration", () => {
     [["run", "--rpc", "not a url"], /--rpc: not a URL/],
     [["run", "--rpc", "ftp://x"], /--rpc: must be an http\(s\) URL/],
     [["run", "--metrics-port", "99999"], /--metrics-port: must be a TCP port/],
+    [
+      ["run", "--workers", "-1"],
+      /--workers: must be 0 \(blocks read on the main thread\) or a number of worker threads, got "-1"/,
+    ],
     [["run", "--store", "redis://secret@db"], /--store: unknown store kind "redis"/],
     [["run", "--until", "abc"], /--until: must be a block number/],
     [["run", "--from", "10", "--until", "5"], /--until: must be after --from/],

@@ -72,6 +72,9 @@ describe("mainnet-shaped chain ingested by the Kin4 ingestor", () => {
       chain.kinTransfers(slot).map(({ index: _index, ...transfer }) => transfer),
     );
     expect(expected).toHaveLength(8 * 3);
+    // Blocks are read at once (in worker threads): entries of different blocks may be written in any
+    // order, those of one block in block order. A stable sort by slot keeps the latter.
+    written.sort((a, b) => (a.slot < b.slot ? -1 : a.slot > b.slot ? 1 : 0));
     expect(written).toEqual(expected);
   });
 });
@@ -176,8 +179,63 @@ describe("mainnet-shaped blocks", () => {
       }
     }
     expect(skipped).toBeGreaterThan(0);
+    // About the default 2 % of slots are skipped, as on mainnet: 20,000 blocks span about 20,400 slots.
+    const span = Number(chain.tipSlot - chain.firstSlot) + 1;
+    expect(span).toBeGreaterThan(20_100);
+    expect(span).toBeLessThan(20_800);
     // Heights count blocks from the first slot's (its slot number), so the tip's says how many there are.
     expect(chain.block(chain.tipSlot)?.blockHeight).toBe(chain.firstSlot + 20_000n - 1n);
     expect(chain.block(chain.tipSlot + 1n)).toBeUndefined();
+  });
+});
+
+describe("mainnet-shaped chain repeating its traffic", () => {
+  it("repeats what surrounds the Kin transfers, keeps those unique, and serves what its blocks hold", async () => {
+    const chain = await MainnetShapedChain.create({
+      seed: "repeat",
+      blocks: 9,
+      transactionsPerBlock: 60,
+      kinTransfersPerBlock: 2,
+      skipProbability: 0,
+      repeatEvery: 3,
+    });
+    const server = await SolanaRpcServer.start({ chain });
+    try {
+      const slots = chain.blocksFrom(0n, 100);
+      expect(slots).toHaveLength(9);
+      expect(chain.tipSlot - chain.firstSlot, "no slot skipped").toBe(8n);
+      const ids = new Set<string>();
+      for (const [i, slot] of slots.entries()) {
+        const served = JSON.parse(await getBlockText(server.url, slot)) as {
+          result: { transactions: { meta: unknown; transaction: [string, string]; version: unknown }[] };
+        };
+        const block = chain.block(slot);
+        // The served text is the block's transactions, as the generic JSON writer would write them.
+        expect(served.result.transactions).toEqual(
+          block?.transactions.map((tx) => ({
+            meta: tx.meta,
+            transaction: [Buffer.from(tx.bytes).toString("base64"), "base64"],
+            version: tx.version,
+          })),
+        );
+        const kin = chain.kinTransfers(slot);
+        for (const transfer of kin) ids.add(transfer.id);
+        const repeats = slots[i % 3] as bigint;
+        const others = (s: bigint) =>
+          chain
+            .block(s)
+            ?.transactions.filter((tx) => tx.kind !== "kin-transfer")
+            .map((tx) => Buffer.from(tx.bytes).toString("hex"));
+        expect(others(slot)).toEqual(others(repeats));
+        expect(kin.map((t) => t.index)).toEqual(chain.kinTransfers(repeats).map((t) => t.index));
+      }
+      expect(ids.size).toBe(9 * 2);
+      const tip = solanaPointer(chain.tipSlot);
+      const ingestor = new KinSolanaIngestor({ rpcUrl: server.url, startSlot: chain.firstSlot, mint: chain.mint });
+      const { entries } = await collect(ingestor, null, (r) => pointersEqual(r.block, tip));
+      expect(new Set(entries.map((e) => base58.decode(kinHistoryCodec.transactionId(e))))).toEqual(ids);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "./mainnet-templates.js";
 import { blockhashFor, type SimulatedBlock, type SimulatedTransaction } from "./solana-chain.js";
 import type { SolanaLedger } from "./solana-ledger.js";
+import { transactionJson } from "./transaction-json.js";
 
 export interface MainnetShapedChainOptions {
   /** Everything derives from it: keys, the transaction mix, ids (default "tidemark"). */
@@ -31,6 +32,14 @@ export interface MainnetShapedChainOptions {
   readonly mint?: Address;
   /** Unix time of the first block (default 1 700 000 000); later blocks follow at 400 ms per slot. */
   readonly startTime?: number;
+  /**
+   * Repeat the traffic around the Kin transfers every this many blocks
+   * (default: never). The Kin transfers stay unique; the votes, transfers and
+   * swaps around them, byte for byte the same as `repeatEvery` blocks before,
+   * are written as JSON once. For benchmarks: the simulator then costs little
+   * beside the ingestor it feeds on the same cores.
+   */
+  readonly repeatEvery?: number;
 }
 
 /** A Kin transfer of a mainnet-shaped block: what an ingestor must write for it. */
@@ -67,7 +76,8 @@ interface Plan {
  * metadata a real node returns. Blocks are built on demand from the seed and
  * the slot, never kept, so memory stays flat however long the chain: a small
  * pool of transactions is signed once with the real SDK, and every copy gets
- * its own signature (unique across the chain), recent blockhash and amount.
+ * its own signature (unique across the chain), recent blockhash and amount
+ * (votes keep their template's balances).
  * Nothing verifies signatures, so the copies read like signed transactions.
  */
 export class MainnetShapedChain implements SolanaLedger {
@@ -83,6 +93,10 @@ export class MainnetShapedChain implements SolanaLedger {
   readonly #idKey: Buffer;
   /** Skipped slots before each 1024-slot chunk, filled as heights are asked for. */
   readonly #skipsBeforeChunk: number[] = [0];
+  readonly #voteMetaTexts = new Map<TransactionTemplate, string>();
+  readonly #repeatEvery: number | null;
+  /** The JSON of the repeated traffic, by the block it repeats and whether versions are shown. */
+  readonly #repeatedTexts = new Map<string, RepeatedTraffic>();
   #tip: bigint;
   #blocks = 0;
 
@@ -99,6 +113,7 @@ export class MainnetShapedChain implements SolanaLedger {
     if (this.#skipProbability >= 1)
       throw new InvalidArgumentError("MainnetShapedChain: skipProbability must be below 1");
     this.#startTime = options.startTime ?? 1_700_000_000;
+    this.#repeatEvery = options.repeatEvery === undefined ? null : count("repeatEvery", options.repeatEvery, 1);
     const digest = createHash("sha256").update(`mainnet-shaped/${this.seed}`).digest();
     this.#seedHash = digest.readUInt32LE(0);
     this.#idKey = digest.subarray(16, 32);
@@ -154,8 +169,7 @@ export class MainnetShapedChain implements SolanaLedger {
 
   block(slot: bigint): SimulatedBlock | undefined {
     if (slot < this.firstSlot || slot > this.#tip || this.#skips(slot)) return undefined;
-    let parent = slot - 1n;
-    while (parent >= this.firstSlot && this.#skips(parent)) parent--;
+    const parent = this.#parentOf(slot);
     let transactions: SimulatedTransaction[] | undefined;
     const build = () => this.#transactions(slot, parent);
     return {
@@ -173,10 +187,50 @@ export class MainnetShapedChain implements SolanaLedger {
     };
   }
 
+  /**
+   * The block's transactions as the JSON array getBlock sends in base64
+   * encoding (see {@link SolanaLedger.transactionsJson}); undefined when there
+   * is no block at `slot`.
+   */
+  transactionsJson(slot: bigint, withVersion: boolean): Buffer[] | undefined {
+    if (slot < this.firstSlot || slot > this.#tip || this.#skips(slot)) return undefined;
+    const base = this.#planSlot(slot);
+    if (base === slot) {
+      const all = this.#transactions(slot, this.#parentOf(slot));
+      return [Buffer.from(`[${all.map((tx) => transactionJson(tx, withVersion)).join(",")}]`)];
+    }
+    const key = `${base}/${withVersion}`;
+    let repeated = this.#repeatedTexts.get(key);
+    if (repeated === undefined) {
+      const segments: Buffer[] = [];
+      let run: string[] = [];
+      for (const tx of this.#transactions(base, this.#parentOf(base))) {
+        if (tx.kind === "kin-transfer") {
+          segments.push(Buffer.from(run.join(",")));
+          run = [];
+        } else run.push(transactionJson(tx, withVersion));
+      }
+      segments.push(Buffer.from(run.join(",")));
+      repeated = { segments };
+      this.#repeatedTexts.set(key, repeated);
+    }
+    const kin = this.#transactions(slot, this.#parentOf(slot), true);
+    // Bytes, not text: the answer is written as they are, without turning megabytes of text into UTF-8.
+    const out: Buffer[] = [Buffer.from("[")];
+    const add = (bytes: Buffer) => out.push(...(out.length > 1 ? [Buffer.from(",")] : []), bytes);
+    repeated.segments.forEach((segment, k) => {
+      if (segment.length > 0) add(segment);
+      const tx = kin[k];
+      if (tx !== undefined) add(Buffer.from(transactionJson(tx, withVersion)));
+    });
+    out.push(Buffer.from("]"));
+    return out;
+  }
+
   /** The Kin transfers of the block at `slot`, in block order (none for a skipped or future slot). */
   kinTransfers(slot: bigint): MainnetKinTransfer[] {
     if (slot < this.firstSlot || slot > this.#tip || this.#skips(slot)) return [];
-    const plan = this.#plan(slot);
+    const plan = this.#plan(this.#planSlot(slot));
     const out: MainnetKinTransfer[] = [];
     plan.kinds.forEach((code, index) => {
       if (KIND_CODES[code] !== "kin-transfer") return;
@@ -185,7 +239,7 @@ export class MainnetShapedChain implements SolanaLedger {
       out.push({
         slot,
         index,
-        id: base58.decode(this.#signatures(slot, index, 1)),
+        id: base58.decode(this.#signatures(slot, [index])),
         source: transfer.source,
         destination: transfer.destination,
         authority: transfer.sourceOwner,
@@ -193,6 +247,19 @@ export class MainnetShapedChain implements SolanaLedger {
       });
     });
     return out;
+  }
+
+  /** The newest slot before `slot` with a block (the one before the first slot when there is none). */
+  #parentOf(slot: bigint): bigint {
+    let parent = slot - 1n;
+    while (parent >= this.firstSlot && this.#skips(parent)) parent--;
+    return parent;
+  }
+
+  /** The slot whose layout and traffic `slot` has: itself, or the one it repeats. */
+  #planSlot(slot: bigint): bigint {
+    if (this.#repeatEvery === null) return slot;
+    return this.firstSlot + ((slot - this.firstSlot) % BigInt(this.#repeatEvery));
   }
 
   /** Deterministic per slot; never the first slot, so the chain always starts with a block. */
@@ -206,7 +273,8 @@ export class MainnetShapedChain implements SolanaLedger {
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35) >>> 0;
     h ^= h >>> 16;
-    return h / 4_294_967_296;
+    // `^=` leaves a signed 32-bit value: unsigned again, so the draw lies in [0, 1).
+    return (h >>> 0) / 4_294_967_296;
   }
 
   /** The block height: blocks before `slot`, counted from the first slot's (its slot number, as SolanaChain's). */
@@ -274,45 +342,74 @@ export class MainnetShapedChain implements SolanaLedger {
   }
 
   /**
-   * The signatures of transactions `from` to `from + count` of `slot`: AES
+   * The signatures of the transactions at `indexes` of `slot`: AES
    * under a key from the seed, of (slot, index, part). A block cipher is a
    * permutation, so ids never repeat within the chain, and they look random.
    */
-  #signatures(slot: bigint, from: number, count: number): Buffer {
-    const plain = Buffer.alloc(count * 64);
-    for (let i = 0; i < count * 4; i++) {
+  #signatures(slot: bigint, indexes: readonly number[]): Buffer {
+    const plain = Buffer.alloc(indexes.length * 64);
+    for (let i = 0; i < indexes.length * 4; i++) {
       plain.writeBigUInt64BE(slot, i * 16);
-      plain.writeUInt32BE(from + (i >> 2), i * 16 + 8);
+      plain.writeUInt32BE(indexes[i >> 2] as number, i * 16 + 8);
       plain.writeUInt32BE(i & 3, i * 16 + 12);
     }
     const cipher = createCipheriv("aes-128-ecb", this.#idKey, null).setAutoPadding(false);
     return cipher.update(plain);
   }
 
-  #transactions(slot: bigint, parent: bigint): SimulatedTransaction[] {
-    const plan = this.#plan(slot);
+  /**
+   * The transactions of `slot` (only its Kin transfers with `kinOnly`). In a
+   * repeating chain the traffic around the Kin transfers is that of the slot
+   * it repeats, signatures and blockhash included; the Kin transfers are the
+   * slot's own.
+   */
+  #transactions(slot: bigint, parent: bigint, kinOnly = false): SimulatedTransaction[] {
+    const base = this.#planSlot(slot);
+    const plan = this.#plan(base);
     const n = plan.kinds.length;
-    const signatures = this.#signatures(slot, 0, n);
-    const recentBlockhash = createHash("sha256").update(`tidemark-slot-${parent}`).digest();
-    const out: SimulatedTransaction[] = new Array(n);
+    const all = Array.from({ length: n }, (_, i) => i);
+    const kinIndexes = all.filter((i) => KIND_CODES[plan.kinds[i] as number] === "kin-transfer");
+    // One cipher call for every signature needed: in a repeating chain, only the Kin transfers' own.
+    const own = this.#signatures(slot, kinOnly ? kinIndexes : all);
+    const ownAt = (i: number) => (kinOnly ? kinIndexes.indexOf(i) : i);
+    const repeated = base === slot || kinOnly ? own : this.#signatures(base, all);
+    const ownBlockhash = recentBlockhashOf(parent);
+    const repeatedBlockhash = base === slot ? ownBlockhash : recentBlockhashOf(this.#parentOf(base));
+    const out: SimulatedTransaction[] = [];
     for (let i = 0; i < n; i++) {
       const kind = KIND_CODES[plan.kinds[i] as number] as MainnetTransactionKind;
+      const kin = kind === "kin-transfer";
+      if (kinOnly && !kin) continue;
       const template = this.#template(kind, plan.templates[i] as number);
       const amount = plan.amounts[i] as bigint;
       const bytes = template.bytes.slice();
-      bytes.set(signatures.subarray(i * 64, i * 64 + 64), 1);
-      bytes.set(recentBlockhash, template.blockhashOffset);
+      const at = (kin ? ownAt(i) : i) * 64;
+      bytes.set((kin ? own : repeated).subarray(at, at + 64), 1);
+      bytes.set(kin ? ownBlockhash : repeatedBlockhash, template.blockhashOffset);
       if (template.amountOffset !== null) {
         new DataView(bytes.buffer).setBigUint64(template.amountOffset, amount, true);
       }
-      out[i] = {
-        bytes,
-        version: template.version,
-        meta: this.#meta(template, amount, plan.balances[i] as number),
-        kind,
-      };
+      out.push(
+        kind === "vote"
+          ? { bytes, version: template.version, meta: template.meta, metaText: this.#voteMetaText(template), kind }
+          : { bytes, version: template.version, meta: this.#meta(template, amount, plan.balances[i] as number), kind },
+      );
     }
     return out;
+  }
+
+  /**
+   * A vote's metadata, the same for every copy of its template: votes are
+   * most of a block and matter to no reader, and writing their JSON once
+   * keeps the simulator cheap beside the ingestor it feeds.
+   */
+  #voteMetaText(template: TransactionTemplate): string {
+    let text = this.#voteMetaTexts.get(template);
+    if (text === undefined) {
+      text = JSON.stringify(template.meta);
+      this.#voteMetaTexts.set(template, text);
+    }
+    return text;
   }
 
   #meta(template: TransactionTemplate, amount: bigint, balance: number): Record<string, unknown> {
@@ -361,6 +458,15 @@ export class MainnetShapedChain implements SolanaLedger {
       ],
     };
   }
+}
+
+/** The JSON of a block's repeated traffic: the runs of transactions between its Kin transfers. */
+interface RepeatedTraffic {
+  readonly segments: readonly Buffer[];
+}
+
+function recentBlockhashOf(parent: bigint): Buffer {
+  return createHash("sha256").update(`tidemark-slot-${parent}`).digest();
 }
 
 function count(name: string, value: number, min: number): number {

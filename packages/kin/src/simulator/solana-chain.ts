@@ -12,6 +12,8 @@ export interface SimulatedTransaction {
    * loadedAddresses...), or null for a node without metadata.
    */
   readonly meta: Record<string, unknown> | null;
+  /** `meta` already written as JSON, when the ledger keeps it so: sent as is. */
+  readonly metaText?: string;
   /** What the transaction is, for simulations and tests (e.g. `kin-transfer`, `usdc-transfer`, `recorded`). */
   readonly kind?: string;
 }

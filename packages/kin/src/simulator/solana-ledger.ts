@@ -16,4 +16,11 @@ export interface SolanaLedger {
   isSkipped(slot: bigint): boolean;
   /** Slots with a block from `start` up to the finalized slot, at most `limit`, ascending. */
   blocksFrom(start: bigint, limit: number): bigint[];
+  /**
+   * The block's transactions as the JSON array getBlock sends in base64
+   * encoding (`version` shown when `withVersion`), as chunks of UTF-8, for a
+   * ledger that writes it cheaper than from {@link block}'s objects;
+   * undefined when there is no block.
+   */
+  transactionsJson?(slot: bigint, withVersion: boolean): Buffer[] | undefined;
 }

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { gzipSync } from "node:zlib";
 import { applyTransportFault, type Fault, FaultInjector } from "./faults.js";
 import { keepRecent, LoopbackServer, pause, readBody } from "./http.js";
+import { JsonText } from "./json-text.js";
 import type { SimulatedBlock, SolanaChain } from "./solana-chain.js";
 import type { SolanaLedger } from "./solana-ledger.js";
 import { jsonFromWireBytes } from "./solana-wire.js";
+import { transactionJson } from "./transaction-json.js";
 
 export interface SolanaRpcServerOptions<C extends SolanaLedger = SolanaChain> {
   /** What to serve: a {@link SolanaChain}, a {@link MainnetShapedChain} or any other {@link SolanaLedger}. */
@@ -12,6 +15,8 @@ export interface SolanaRpcServerOptions<C extends SolanaLedger = SolanaChain> {
   readonly latencyMs?: number;
   /** A fixed port (default: any free one). */
   readonly port?: number;
+  /** gzip answers to clients that accept it, as RPC providers do (default false). */
+  readonly gzip?: boolean;
 }
 
 type JsonRpcRequest = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
@@ -36,6 +41,7 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
   readonly faults = new FaultInjector();
   /** Delay added to every request, in ms. */
   latencyMs: number;
+  readonly #gzip: boolean;
   readonly #http: LoopbackServer;
   readonly #requests = new Map<string, number>();
   readonly #arrivals: { method: string; target: bigint | undefined; at: number }[] = [];
@@ -44,6 +50,7 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
   private constructor(options: SolanaRpcServerOptions<C>) {
     this.chain = options.chain;
     this.latencyMs = options.latencyMs ?? 0;
+    this.#gzip = options.gzip ?? false;
     this.#http = new LoopbackServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
@@ -124,7 +131,8 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
     const fault = this.faults.take(method, targetOf(first));
     if (fault && (await this.#applyTransportFault(fault, response))) return;
     const answers = calls.map((call) => this.#answer(call, fault));
-    this.#send(response, Array.isArray(payload) ? answers : answers[0]);
+    const gzip = this.#gzip && /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+    this.#send(response, Array.isArray(payload) ? answers : answers[0], gzip);
   }
 
   /** Applies a fault that replaces the whole HTTP exchange; returns false for result-level faults. */
@@ -145,7 +153,7 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
       const method = typeof call?.method === "string" ? call.method : "";
       const params = Array.isArray(call?.params) ? (call.params as unknown[]) : [];
       let result = this.#dispatch(method, params);
-      if (fault?.kind === "mutate") result = fault.mutate(result);
+      if (fault?.kind === "mutate") result = fault.mutate(JsonText.materialize(result));
       return { jsonrpc: "2.0", result, id };
     } catch (error) {
       if (error instanceof RpcError) return { jsonrpc: "2.0", error: { code: error.code, message: error.message }, id };
@@ -219,8 +227,10 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
     };
     if (config.rewards !== false) out.rewards = [];
     if (details === "none") return out;
-    for (const tx of block.transactions) {
-      if (tx.version === 0 && maxVersion === undefined) {
+    // Only a request without maxSupportedTransactionVersion needs the transactions' versions now:
+    // reading `transactions` builds a mainnet-shaped block's objects.
+    for (const tx of maxVersion === undefined ? block.transactions : []) {
+      if (tx.version === 0) {
         throw new RpcError(
           -32015,
           'Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: "maxSupportedTransactionVersion": 0',
@@ -231,12 +241,19 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
       out.signatures = block.transactions.map((tx) => jsonFromWireBytes(tx.bytes).signatures[0]);
       return out;
     }
+    if (encoding === "base64") {
+      // Written as text: a mainnet-shaped block has a thousand transactions, and building their objects
+      // only for JSON.stringify to walk them cost more than everything else the simulator does.
+      const withVersion = maxVersion !== undefined;
+      const chunks = this.chain.transactionsJson?.(slot, withVersion) ?? [
+        Buffer.from(`[${block.transactions.map((tx) => transactionJson(tx, withVersion)).join(",")}]`),
+      ];
+      out.transactions = new JsonText(chunks);
+      return out;
+    }
     out.transactions = block.transactions.map((tx) => ({
       meta: tx.meta,
-      transaction:
-        encoding === "base64"
-          ? [Buffer.from(tx.bytes.buffer, tx.bytes.byteOffset, tx.bytes.byteLength).toString("base64"), "base64"]
-          : jsonFromWireBytes(tx.bytes),
+      transaction: jsonFromWireBytes(tx.bytes),
       ...(maxVersion === undefined ? {} : { version: tx.version }),
     }));
     return out;
@@ -257,8 +274,21 @@ export class SolanaRpcServer<C extends SolanaLedger = SolanaChain> {
     return undefined;
   }
 
-  #send(response: ServerResponse, body: unknown): void {
-    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+  #send(response: ServerResponse, body: unknown, gzip = false): void {
+    const chunks = JsonText.serialize(body);
+    if (gzip) {
+      response
+        .writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" })
+        .end(gzipSync(Buffer.concat(chunks)));
+      return;
+    }
+    // In chunks, as they are: a mainnet-shaped block's megabytes are never copied into one buffer.
+    const length = chunks.reduce((total, chunk) => total + chunk.length, 0);
+    response.writeHead(200, { "content-type": "application/json", "content-length": length });
+    // Corked, so the chunks leave in one writev; end() uncorks.
+    response.cork();
+    for (const chunk of chunks) response.write(chunk);
+    response.end();
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Address } from "@solana/kit";
 import { describe } from "../describe.js";
 import { RpcResponseError } from "../errors.js";
+import type { ScannedBlock, ScannedTransaction } from "./block-scan.js";
 
 /** A compiled inner instruction as getBlock reports it (data in base58). */
 export interface RpcInnerInstruction {
@@ -58,16 +59,71 @@ export type TransactionFilter = (bytes: Uint8Array, meta: unknown) => boolean;
 export function parseBlock(slot: bigint, raw: unknown, keep?: TransactionFilter): RpcBlock {
   const at = new Path(slot);
   const block = object(raw, at);
-  const blockTime = block.blockTime;
-  let time: Date | null = null;
-  if (blockTime !== null && blockTime !== undefined)
-    time = new Date(Number(integer(blockTime, at.field("blockTime"))) * 1000);
   const transactions: RpcBlockTransaction[] = [];
   array(block.transactions, at.field("transactions")).forEach((tx, i) => {
     const parsed = parseTransaction(tx, i, at.field(`transactions[${i}]`), keep);
     if (parsed !== null) transactions.push(parsed);
   });
-  return { blockTime: time, transactions };
+  return { blockTime: blockTimeOf(block, at), transactions };
+}
+
+/**
+ * An address a transaction must contain for its filter to keep it, as the
+ * base58 text its metadata would show and as the key bytes its wire bytes
+ * would hold.
+ */
+export interface RequiredAddress {
+  readonly text: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * {@link parseBlock} for a body framed by `scanBlockBody`: `raw` is the
+ * result parsed with its transactions array emptied, `framed` says where each
+ * transaction is in `body`. A plain transaction (see `ScannedTransaction`)
+ * that contains `required` nowhere is framed and left: `keep` could not keep
+ * it. Every other one is parsed and checked as {@link parseBlock} does, so
+ * both read the same transactions.
+ */
+export function parseFramedBlock(
+  slot: bigint,
+  raw: unknown,
+  body: Buffer,
+  framed: ScannedBlock,
+  keep: TransactionFilter,
+  required: RequiredAddress,
+): RpcBlock {
+  const at = new Path(slot);
+  const blockTime = blockTimeOf(object(raw, at), at);
+  const mentions: number[] = [];
+  for (
+    let hit = body.indexOf(required.text, framed.transactionsStart);
+    hit >= 0 && hit < framed.transactionsEnd;
+    hit = body.indexOf(required.text, hit + 1)
+  )
+    mentions.push(hit);
+  let next = 0;
+  const transactions: RpcBlockTransaction[] = [];
+  for (let i = 0; i < framed.transactions.length; i++) {
+    const tx = framed.transactions[i] as ScannedTransaction;
+    while (next < mentions.length && (mentions[next] as number) < tx.start) next++;
+    const mentioned = next < mentions.length && (mentions[next] as number) < tx.end;
+    if (tx.plain && !mentioned) {
+      const bytes = decodeWire(body.toString("latin1", tx.base64Start, tx.base64End));
+      if (typeof bytes === "string") throw at.field(`transactions[${i}]`).field("transaction[0]").error(bytes);
+      if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(required.key)) continue;
+    }
+    const raw: unknown = JSON.parse(body.toString("utf8", tx.start, tx.end));
+    const parsed = parseTransaction(raw, i, at.field(`transactions[${i}]`), keep);
+    if (parsed !== null) transactions.push(parsed);
+  }
+  return { blockTime, transactions };
+}
+
+function blockTimeOf(block: Record<string, unknown>, at: Path): Date | null {
+  const blockTime = block.blockTime;
+  if (blockTime === null || blockTime === undefined) return null;
+  return new Date(Number(integer(blockTime, at.field("blockTime"))) * 1000);
 }
 
 function parseTransaction(raw: unknown, index: number, at: Path, keep?: TransactionFilter): RpcBlockTransaction | null {
@@ -76,14 +132,7 @@ function parseTransaction(raw: unknown, index: number, at: Path, keep?: Transact
   if (!Array.isArray(encoded) || encoded.length !== 2 || typeof encoded[0] !== "string" || encoded[1] !== "base64") {
     throw at.field("transaction").error(`expected [<base64>, "base64"], got ${describe(encoded)}`);
   }
-  const bytes = base64(encoded[0], at.field("transaction[0]"));
-  // Only candidate Kin transactions are decoded in full; a cheap framing check catches garbage in the others.
-  const signatures = bytes[0] ?? 0;
-  if (signatures < 1 || signatures > 127 || bytes.length < 1 + 64 * signatures + 3 + 1 + 32 + 32 + 1) {
-    throw at
-      .field("transaction[0]")
-      .error(`expected a signed wire transaction, got ${bytes.length} bytes with ${signatures} signatures`);
-  }
+  const bytes = wireBytes(encoded[0], at.field("transaction[0]"));
   const version = tx.version;
   if (version !== undefined && version !== "legacy" && version !== 0 && version !== 0n) {
     throw at.field("version").error(`expected "legacy" or 0, got ${describe(version)}`);
@@ -211,15 +260,34 @@ function address(value: unknown, at: Path): Address {
 }
 
 /**
+ * A transaction's wire bytes. Only candidate Kin transactions are decoded in
+ * full; this cheap framing check catches garbage in the others.
+ */
+function wireBytes(value: string, at: Path): Uint8Array {
+  const bytes = decodeWire(value);
+  if (typeof bytes === "string") throw at.error(bytes);
+  return bytes;
+}
+
+/** {@link wireBytes} without a path: the bytes, or what is wrong with them (a path costs more than the check). */
+function decodeWire(value: string): Uint8Array | string {
+  const bytes = base64(value);
+  if (bytes === null) return `expected base64 transaction bytes, got ${describe(value)}`;
+  const signatures = bytes[0] ?? 0;
+  if (signatures < 1 || signatures > 127 || bytes.length < 1 + 64 * signatures + 3 + 1 + 32 + 32 + 1) {
+    return `expected a signed wire transaction, got ${bytes.length} bytes with ${signatures} signatures`;
+  }
+  return bytes;
+}
+
+/**
  * Base64 bytes, checked by their decoded length rather than a pattern over
  * every character: Node's decoder skips characters outside the alphabet, so
  * any of them leaves fewer bytes than the length promises.
  */
-function base64(value: string, at: Path): Uint8Array {
+function base64(value: string): Uint8Array | null {
   const padding = value.endsWith("==") ? 2 : value.endsWith("=") ? 1 : 0;
   const bytes = value.length % 4 === 0 ? Buffer.from(value, "base64") : undefined;
-  if (value.length === 0 || bytes === undefined || bytes.length !== (value.length / 4) * 3 - padding) {
-    throw at.error(`expected base64 transaction bytes, got ${describe(value)}`);
-  }
+  if (value.length === 0 || bytes === undefined || bytes.length !== (value.length / 4) * 3 - padding) return null;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -12,7 +12,7 @@ import { createSolanaEntry, solanaBody } from "../model/entry.js";
 import { kinInstructions } from "../model/solana.js";
 import { TOKEN_PROGRAM_ADDRESS } from "../model/spl-token.js";
 import { addressOf, keyOf, parseWireTransaction } from "../model/wire.js";
-import type { RpcBlock, RpcBlockTransaction, TransactionFilter } from "./block-shape.js";
+import type { RequiredAddress, RpcBlock, RpcBlockTransaction, TransactionFilter } from "./block-shape.js";
 import { goJson } from "./go-json.js";
 
 export interface KinEntriesOptions {
@@ -96,6 +96,15 @@ export function kinCandidates(mint: Address): TransactionFilter {
       hasMint(m.postTokenBalances, mint)
     );
   };
+}
+
+/**
+ * What every transaction {@link kinCandidates} keeps (with metadata)
+ * contains: the mint, as key bytes in its wire bytes or as base58 text in its
+ * loaded addresses or token balances.
+ */
+export function kinRequiredAddress(mint: Address): RequiredAddress {
+  return { text: Buffer.from(mint, "latin1"), key: Buffer.from(keyOf(mint)) };
 }
 
 function listed(list: unknown, address: Address): boolean {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { type Address, isAddress } from "@solana/kit";
 import {
   BoundedResultQueue,
@@ -16,12 +17,13 @@ import { slotFromPointer, solanaPointer } from "../model/pointer.js";
 import { KIN_MINT_ADDRESS } from "../model/spl-token.js";
 import { getHistoryIngestorName } from "../model/version.js";
 import { Semaphore } from "../semaphore.js";
-import { parseBlock, type TransactionFilter } from "./block-shape.js";
-import { kinCandidates, kinEntriesOfBlock } from "./kin-entries.js";
+import { BlockSession } from "./block-session.js";
 import type { KinSolanaIngestorOptions } from "./options.js";
 import { SolanaRpcClient } from "./rpc-client.js";
 
 const MIN_POLL_INTERVAL_MS = 1000;
+// Mainnet getBlock bodies are a few MB (about a fifth of that gzipped): a handful of blocks in flight.
+const DEFAULT_MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /**
  * Follows Solana's finalized blocks and writes every Kin transaction (an SPL
@@ -33,9 +35,13 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
   readonly name: string;
   readonly #client: SolanaRpcClient;
   readonly #mint: Address;
-  /** Which of a block's transactions are read at all: those that may be Kin transactions. */
-  readonly #candidates: TransactionFilter;
+  readonly #rpcUrl: URL;
+  readonly #workers: number;
+  readonly #maxBytesInFlight: number;
+  /** Each running session's connections, byte budget and worker threads, by the session's signal. */
+  readonly #sessions = new WeakMap<AbortSignal, BlockSession>();
   readonly #startSlot: bigint;
+  readonly #lastSlot: bigint | null;
   readonly #concurrency: number;
   readonly #bound: number;
   readonly #batchSize: number;
@@ -49,13 +55,26 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     if (!isAddress(mint))
       throw new InvalidArgumentError(`Kin4 ingestor: mint "${mint}" is not a base58 Solana address`);
     this.#mint = mint;
-    this.#candidates = kinCandidates(mint);
     this.#startSlot = options.startSlot ?? 0n;
     if (this.#startSlot < 0n)
       throw new InvalidArgumentError(`Kin4 ingestor: startSlot must be >= 0, got ${this.#startSlot}`);
+    this.#lastSlot = options.lastSlot ?? null;
+    if (this.#lastSlot !== null && this.#lastSlot < this.#startSlot) {
+      throw new InvalidArgumentError(
+        `Kin4 ingestor: lastSlot must be >= startSlot (${this.#startSlot}), got ${this.#lastSlot}`,
+      );
+    }
     this.#concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
     this.#bound = positiveInteger("bound", options.bound ?? 64);
     this.#batchSize = positiveInteger("batchSize", options.batchSize ?? 1024);
+    this.#workers = options.workers ?? availableParallelism();
+    if (!Number.isSafeInteger(this.#workers) || this.#workers < 0) {
+      throw new InvalidArgumentError(`Kin4 ingestor: workers must be 0 or a positive integer, got ${this.#workers}`);
+    }
+    this.#maxBytesInFlight = positiveInteger(
+      "maxBytesInFlight",
+      options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT,
+    );
     this.#pollMs = options.pollMs ?? MIN_POLL_INTERVAL_MS;
     if (!(this.#pollMs >= MIN_POLL_INTERVAL_MS)) {
       throw new InvalidArgumentError(
@@ -64,6 +83,8 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     }
     this.#extensions = options.extensions ?? true;
     this.#log = options.logger ?? silentLogger;
+    // Checked as a URL by the client, just below.
+    this.#rpcUrl = URL.canParse(options.rpcUrl) ? new URL(options.rpcUrl) : new URL("http://invalid");
     this.#client = new SolanaRpcClient({
       url: options.rpcUrl,
       ...(options.headers ? { headers: options.headers } : {}),
@@ -84,6 +105,16 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     // A pointer of the wrong length or version throws here, before anything runs.
     const parentSlot = parent === null ? null : slotFromPointer(parent);
     const queue = new BoundedResultQueue({ signal, bound: this.#bound });
+    this.#sessions.set(
+      signal,
+      new BlockSession(signal, {
+        url: this.#rpcUrl,
+        workers: this.#workers,
+        maxBytesInFlight: this.#maxBytesInFlight,
+        concurrency: this.#concurrency,
+        reading: { mint: this.#mint, extensions: this.#extensions },
+      }),
+    );
     void this.#produce(signal, writer, parent, parentSlot === null ? this.#startSlot : parentSlot + 1n, queue);
     return queue;
   }
@@ -96,12 +127,21 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     queue: BoundedResultQueue,
   ): Promise<void> {
     const permits = new Semaphore(this.#concurrency);
+    const last = this.#lastSlot;
     let previous = parent;
     let next = start;
     try {
       while (!signal.aborted) {
-        const slots = await this.#client.getBlocksWithLimit(signal, next, this.#batchSize);
-        if (slots.length === 0) {
+        // Past lastSlot there is nothing left to deliver; the queue stays open until `run` stops at `until`.
+        if (last !== null && next > last) return;
+        const listed = await this.#client.getBlocksWithLimit(signal, next, this.#batchSize);
+        const slots = last === null ? listed : listed.filter((slot) => slot <= last);
+        // A finalized block beyond lastSlot (or a finalized slot at it) means no block up to lastSlot is still to come.
+        const passed =
+          last !== null &&
+          (slots.length < listed.length ||
+            (listed.length === 0 && (await this.#client.getFinalizedSlot(signal)) >= last));
+        if (slots.length === 0 && !passed) {
           await sleep(this.#pollMs, signal);
           continue;
         }
@@ -112,7 +152,14 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
           if (!(await queue.push(result))) return;
           previous = block;
         }
-        next = (slots.at(-1) as bigint) + 1n;
+        if (slots.length > 0) next = (slots.at(-1) as bigint) + 1n;
+        if (passed && last !== null) {
+          // lastSlot itself was skipped: an empty result for it lets the range's pointer reach its end.
+          if (previous === null || slotFromPointer(previous) < last) {
+            await queue.push(Promise.resolve({ parent: previous, block: solanaPointer(last) }));
+          }
+          return;
+        }
       }
     } catch (error) {
       if (signal.aborted) return;
@@ -130,12 +177,8 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     slot: bigint,
   ): Promise<Result> {
     try {
-      const entries = await this.#client.getBlock(signal, slot, (raw) =>
-        kinEntriesOfBlock(slot, parseBlock(slot, raw, this.#candidates), {
-          mint: this.#mint,
-          extensions: this.#extensions,
-        }),
-      );
+      const session = this.#sessions.get(signal) as BlockSession;
+      const entries = await this.#client.getBlock(signal, slot, session, (body) => session.read(slot, body, signal));
       for (const entry of entries) {
         signal.throwIfAborted();
         await writer.write(entry, { signal });

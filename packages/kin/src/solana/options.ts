@@ -15,8 +15,31 @@ export interface KinSolanaIngestorOptions {
   readonly mint?: string;
   /** Where to start when nothing is committed yet (default slot 0, the chain's start). */
   readonly startSlot?: bigint;
+  /**
+   * The last slot to ingest, inclusive (default none: follow the chain). Only
+   * slots up to it are listed and fetched. Once the finalized chain passed it,
+   * a skipped `lastSlot` is delivered as an empty result, so a pointer can
+   * reach it, and nothing more is produced: give `run` `until: solanaPointer(lastSlot)`.
+   * A backfill partition's end.
+   */
+  readonly lastSlot?: bigint;
   /** Blocks fetched at once (default 8). */
   readonly concurrency?: number;
+  /**
+   * Worker threads that read getBlock answers (decompress, parse, select the
+   * Kin transactions, build their entries), off the thread that fetches and
+   * writes (default `os.availableParallelism()`, one per core; 0 reads them
+   * on the calling thread). Blocks still commit in slot order. The threads
+   * start as blocks arrive and end with the ingestion session.
+   */
+  readonly workers?: number;
+  /**
+   * Bytes of getBlock answers fetched and not yet read that may be in flight
+   * before further blocks wait (default 32 MiB). Counted as they arrive (as
+   * sent, so gzipped when the node compresses): the total may pass it by the
+   * answers under way, at most `concurrency` of them.
+   */
+  readonly maxBytesInFlight?: number;
   /** Results that may wait for `run` before fetching pauses (default 64). */
   readonly bound?: number;
   /** Slots asked for per `getBlocksWithLimit` call (default 1024). */

@@ -1,3 +1,5 @@
+import type { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpsAgent } from "node:https";
 import {
   createSolanaRpcFromTransport,
   isSolanaError,
@@ -6,6 +8,7 @@ import {
 } from "@solana/kit";
 import { createHttpTransport } from "@solana/rpc-transport-http";
 import { ConfigurationError, type Logger } from "@tidemark/core";
+import type { ByteBudget } from "../byte-budget.js";
 import { describe } from "../describe.js";
 import { KinRpcError, RpcResponseError } from "../errors.js";
 import { HttpStatusError } from "../http-status-error.js";
@@ -14,12 +17,21 @@ import {
   type FailureVerdict,
   isTimeout,
   parseRetryAfter,
+  type RetryContext,
   type RetryOptions,
   withRetries,
   withTimeout,
 } from "../retry.js";
 import { notifyRetry, type RetryListener, statusKind } from "../retry-listener.js";
+import type { BlockBody } from "./block-body.js";
+import { httpPost } from "./http-post.js";
 import { JsonRpcError, parseJsonRpcResponse } from "./json-rpc-response.js";
+
+/** What a getBlock request goes through: the session's connections and its budget of bytes in flight. */
+export interface BlockTransport {
+  readonly agent: HttpAgent | HttpsAgent;
+  readonly budget: ByteBudget;
+}
 
 export interface SolanaRpcClientOptions {
   readonly url: string;
@@ -44,7 +56,7 @@ const CONFIGURATION_CODES = new Set([-32600, -32601, -32602, -32015]);
  */
 export class SolanaRpcClient {
   readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<ReturnType<typeof createHttpTransport>>>;
-  readonly #transport: ReturnType<typeof createHttpTransport>;
+  readonly #url: URL;
   #nextId = 0;
   readonly #options: SolanaRpcClientOptions;
 
@@ -78,7 +90,7 @@ export class SolanaRpcClient {
     } catch (error) {
       throw new ConfigurationError(`Solana RPC ${options.url}: ${(error as Error).message}`, { cause: error });
     }
-    this.#transport = transport;
+    this.#url = url;
     this.#rpc = createSolanaRpcFromTransport(transport);
   }
 
@@ -94,39 +106,59 @@ export class SolanaRpcClient {
   }
 
   /**
-   * The getBlock result for `slot` (base64 transactions, full details, no
-   * rewards), passed through `read`. `read` runs inside the retry loop, so a
-   * response it rejects with {@link RpcResponseError} is fetched again.
+   * The getBlock answer for `slot` (base64 transactions, full details, no
+   * rewards) as body bytes, still compressed, passed through `read`. The body
+   * is read with Node's HTTP client over `transport.agent`, gzip asked for,
+   * and counted against `transport.budget` until `read` settles. `read` runs
+   * inside the retry loop (outside the request timeout), so a body it rejects
+   * with a `SyntaxError`, {@link JsonRpcError} or {@link RpcResponseError} is
+   * fetched again, as any failed request.
    */
-  getBlock<T>(signal: AbortSignal, slot: bigint, read: (block: unknown) => T): Promise<T> {
+  getBlock<T>(
+    signal: AbortSignal,
+    slot: bigint,
+    transport: BlockTransport,
+    read: (body: BlockBody) => Promise<T>,
+  ): Promise<T> {
     const what = `getBlock(${slot})`;
-    return this.#call(what, signal, async (requestSignal) => {
-      // Straight through the transport: kit's RPC layer would walk the whole response (thousands of
-      // transactions on mainnet) to turn every number into a bigint, which cost more than reading it.
-      const response = await this.#transport<{ result?: unknown }>({
-        payload: {
-          jsonrpc: "2.0",
-          id: this.#nextId++,
-          method: "getBlock",
-          params: [
-            Number(slot),
-            {
-              commitment: "finalized",
-              encoding: "base64",
-              maxSupportedTransactionVersion: 0,
-              rewards: false,
-              transactionDetails: "full",
-            },
-          ],
-        },
-        signal: requestSignal,
+    const { requestTimeoutMs } = this.#options;
+    return withRetries(this.#retryContext(what, signal), async () => {
+      const payload = JSON.stringify({
+        jsonrpc: "2.0",
+        id: this.#nextId++,
+        method: "getBlock",
+        params: [
+          Number(slot),
+          {
+            commitment: "finalized",
+            encoding: "base64",
+            maxSupportedTransactionVersion: 0,
+            rewards: false,
+            transactionDetails: "full",
+          },
+        ],
       });
-      const block = response.result;
-      if (block === null) {
-        // A finalized slot listed by getBlocksWithLimit must have a block: null is a node not there yet.
-        throw new RpcResponseError(`Solana RPC ${what} returned null for a finalized slot`, "result");
+      await transport.budget.admit(signal);
+      let counted = 0;
+      try {
+        const body = await withTimeout(signal, requestTimeoutMs, (requestSignal) =>
+          httpPost({
+            url: this.#url,
+            body: payload,
+            headers: this.#options.headers ?? {},
+            agent: transport.agent,
+            signal: requestSignal,
+            what: `Solana RPC ${what}`,
+            onBytes: (bytes) => {
+              counted += bytes;
+              transport.budget.add(bytes);
+            },
+          }),
+        );
+        return await read(body);
+      } finally {
+        transport.budget.release(counted);
       }
-      return read(block);
     });
   }
 
@@ -143,49 +175,51 @@ export class SolanaRpcClient {
   }
 
   #call<T>(what: string, signal: AbortSignal, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const { requestTimeoutMs, retry, logger } = this.#options;
-    return withRetries(
-      {
-        signal,
-        options: retry,
-        backend: "solana",
-        operation: what,
-        classify: (error) => classify(what, error),
-        exhausted: (error, attempts) =>
-          new KinRpcError(
-            `Solana RPC ${what} failed after ${attempts} attempts: ${describeError(error)}`,
-            what,
-            attempts,
-            {
-              cause: error,
-            },
-          ),
-        onRetry: (info) => {
-          notifyRetry(this.#options.onRetry, info, logger);
-          logger.warn(
-            {
-              backend: "solana",
-              request: what,
-              kind: info.kind,
-              attempt: info.attempt,
-              delayMs: Math.round(info.delayMs),
-              status: info.status,
-              reason: describeError(info.error),
-            },
-            "Solana RPC request failed; retrying",
-          );
-        },
-        onSuccess: () =>
-          notifySucceeded(this.#options.onRequestSucceeded, { backend: "solana", operation: what }, logger),
+    const { requestTimeoutMs } = this.#options;
+    return withRetries(this.#retryContext(what, signal), async () => {
+      try {
+        return await withTimeout(signal, requestTimeoutMs, attempt);
+      } catch (error) {
+        throw plainHttpError(error);
+      }
+    });
+  }
+
+  #retryContext(what: string, signal: AbortSignal): RetryContext {
+    const { retry, logger } = this.#options;
+    return {
+      signal,
+      options: retry,
+      backend: "solana",
+      operation: what,
+      classify: (error) => classify(what, error),
+      exhausted: (error, attempts) =>
+        new KinRpcError(
+          `Solana RPC ${what} failed after ${attempts} attempts: ${describeError(error)}`,
+          what,
+          attempts,
+          {
+            cause: error,
+          },
+        ),
+      onRetry: (info) => {
+        notifyRetry(this.#options.onRetry, info, logger);
+        logger.warn(
+          {
+            backend: "solana",
+            request: what,
+            kind: info.kind,
+            attempt: info.attempt,
+            delayMs: Math.round(info.delayMs),
+            status: info.status,
+            reason: describeError(info.error),
+          },
+          "Solana RPC request failed; retrying",
+        );
       },
-      async () => {
-        try {
-          return await withTimeout(signal, requestTimeoutMs, attempt);
-        } catch (error) {
-          throw plainHttpError(error);
-        }
-      },
-    );
+      onSuccess: () =>
+        notifySucceeded(this.#options.onRequestSucceeded, { backend: "solana", operation: what }, logger),
+    };
   }
 }
 
@@ -203,6 +237,8 @@ function plainHttpError(error: unknown): unknown {
 }
 
 function classify(what: string, error: unknown): FailureVerdict {
+  // A redirect that cannot be followed: only a different URL helps.
+  if (error instanceof ConfigurationError) return { retry: false, error };
   if (error instanceof HttpStatusError) {
     if (CONFIGURATION_STATUSES.has(error.status)) {
       return { retry: false, error: new ConfigurationError(`Solana RPC ${what}: ${error.message}`, { cause: error }) };

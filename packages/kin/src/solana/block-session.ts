@@ -1,0 +1,96 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ByteBudget } from "../byte-budget.js";
+import { type Entry, EntrySchema } from "../gen/model_pb.js";
+import { type BlockBody, type BlockReading, entriesOfBody } from "./block-body.js";
+import type { BlockTaskResult } from "./block-worker.js";
+import type { BlockTransport } from "./rpc-client.js";
+import { fromWire } from "./wire-error.js";
+import { WorkerPool } from "./worker-pool.js";
+
+export interface BlockSessionOptions {
+  readonly url: URL;
+  /** Worker threads reading blocks; 0 reads them on the calling thread. */
+  readonly workers: number;
+  readonly maxBytesInFlight: number;
+  /** Requests at once, the most connections kept open. */
+  readonly concurrency: number;
+  readonly reading: BlockReading;
+}
+
+// A worker's heap holds one block's parse at a time; a small young generation keeps its garbage,
+// and so the process's memory, small (the default grows it to tens of MB per thread).
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
+// A body smaller than this is read here: a thread's start and a message cost more than a small block's
+// read (a mainnet block is megabytes, hundreds of KB gzipped; a quiet chain's is a few KB).
+const IN_PROCESS_BELOW_BYTES = 128 * 1024;
+
+/**
+ * What one ingestion session reads blocks with: kept-alive connections, the
+ * budget of bytes in flight and, unless `workers` is 0, a pool of worker
+ * threads. It ends when the session's signal aborts: running blocks settle,
+ * then the threads are terminated and the connections closed.
+ */
+export class BlockSession implements BlockTransport {
+  readonly agent: HttpAgent | HttpsAgent;
+  readonly budget: ByteBudget;
+  /** Settles once everything the session held is released. */
+  readonly closed: Promise<void>;
+  readonly #pool: WorkerPool<BlockTaskResult> | null;
+  readonly #reading: BlockReading;
+
+  constructor(signal: AbortSignal, options: BlockSessionOptions) {
+    const Agent = options.url.protocol === "https:" ? HttpsAgent : HttpAgent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+    this.budget = new ByteBudget(options.maxBytesInFlight);
+    this.#reading = options.reading;
+    this.#pool =
+      options.workers === 0
+        ? null
+        : new WorkerPool<BlockTaskResult>({
+            script: blockWorkerScript(),
+            size: options.workers,
+            name: "Kin4 block worker",
+            resourceLimits: WORKER_LIMITS,
+          });
+    this.closed = new Promise<void>((resolve) => {
+      const close = () => {
+        void (this.#pool?.close() ?? Promise.resolve()).finally(() => {
+          this.agent.destroy();
+          resolve();
+        });
+      };
+      if (signal.aborted) close();
+      else signal.addEventListener("abort", close, { once: true });
+    });
+  }
+
+  /** The Kin entries of one getBlock body, read by a worker thread when there are any and the body is large. */
+  async read(slot: bigint, body: BlockBody, signal: AbortSignal): Promise<Entry[]> {
+    if (this.#pool === null || body.bytes.byteLength < IN_PROCESS_BELOW_BYTES) {
+      return entriesOfBody(slot, body, this.#reading);
+    }
+    const { bytes } = body;
+    // Only a buffer the body owns alone moves; the worker gets it without a copy.
+    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const result = await this.#pool.run(
+      { slot, bytes, encoding: body.encoding, mint: this.#reading.mint, extensions: this.#reading.extensions },
+      owned ? [bytes.buffer as ArrayBuffer] : [],
+      signal,
+    );
+    if ("error" in result) throw fromWire(result.error);
+    return result.entries.map((encoded) => fromBinary(EntrySchema, encoded));
+  }
+}
+
+/**
+ * The worker script, built JavaScript next to this module. Under vitest this
+ * module is the TypeScript source, whose `.js` imports Node cannot resolve
+ * without vitest: the worker then runs the package's build (`pnpm build`
+ * comes before the tests).
+ */
+function blockWorkerScript(): URL {
+  if (import.meta.url.endsWith(".ts")) return new URL("../../dist/solana/block-worker.js", import.meta.url);
+  return new URL("./block-worker.js", import.meta.url);
+}

@@ -1,0 +1,118 @@
+import { type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { type Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { ConfigurationError } from "@tidemark/core";
+import { HttpStatusError } from "../http-status-error.js";
+import { parseRetryAfter } from "../retry.js";
+import type { BlockBody } from "./block-body.js";
+
+/** How many 307/308 redirects to the same origin are followed before giving up. */
+export const MAX_REDIRECTS = 3;
+
+export interface HttpPost {
+  readonly url: URL;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly agent: HttpAgent | HttpsAgent;
+  readonly signal: AbortSignal;
+  /** Told about every chunk of the answer's body as it arrives, in bytes. */
+  readonly onBytes?: (bytes: number) => void;
+  /** Names the request in errors, e.g. `Solana RPC getBlock(5)`; never the URL, which may carry a key. */
+  readonly what: string;
+}
+
+/**
+ * POSTs `body` with Node's HTTP client and returns the answer's body bytes,
+ * still compressed (the reader decompresses them, off the main thread when
+ * it can), in one buffer of their own that can be transferred to a worker.
+ * An error status throws {@link HttpStatusError} with its `Retry-After`;
+ * a 307/308 to the same origin is followed (at most {@link MAX_REDIRECTS}),
+ * any other redirect is a {@link ConfigurationError}: following it could
+ * send the user's headers elsewhere, or turn the POST into a GET.
+ */
+export async function httpPost(post: HttpPost): Promise<BlockBody> {
+  let url = post.url;
+  for (let hop = 0; ; hop++) {
+    const response = await send(post, url);
+    const status = response.statusCode ?? 0;
+    if (status >= 300 && status < 400) {
+      response.resume();
+      const location = response.headers.location;
+      const next = location === undefined ? undefined : safeUrl(location, url);
+      if ((status === 307 || status === 308) && next !== undefined && next.origin === url.origin) {
+        if (hop < MAX_REDIRECTS) {
+          url = next;
+          continue;
+        }
+        throw new ConfigurationError(
+          `${post.what}: the endpoint redirected more than ${MAX_REDIRECTS} times; give the final URL as the RPC URL`,
+        );
+      }
+      throw new ConfigurationError(
+        `${post.what}: the endpoint answered HTTP ${status} ${status === 307 || status === 308 ? "to another origin" : "(a redirect that would not keep the POST)"}; give the final URL as the RPC URL`,
+      );
+    }
+    if (status < 200 || status >= 300) {
+      response.resume();
+      throw new HttpStatusError(status, response.statusMessage ?? "", parseRetryAfter(header(response, "retry-after")));
+    }
+    return { bytes: await readAll(response, post.onBytes), encoding: header(response, "content-encoding") };
+  }
+}
+
+function send(post: HttpPost, url: URL): Promise<IncomingMessage> {
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      url,
+      {
+        method: "POST",
+        agent: post.agent,
+        signal: post.signal,
+        headers: {
+          ...post.headers,
+          "content-type": "application/json",
+          accept: "application/json",
+          "accept-encoding": "gzip",
+          "content-length": String(Buffer.byteLength(post.body)),
+        },
+      },
+      resolve,
+    );
+    outgoing.on("error", reject);
+    outgoing.end(post.body);
+  });
+}
+
+/** The whole body in one exclusively owned buffer; a connection that ends early rejects. */
+async function readAll(response: IncomingMessage, onBytes?: (bytes: number) => void): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response) {
+    const bytes = chunk as Buffer;
+    chunks.push(bytes);
+    length += bytes.length;
+    onBytes?.(bytes.length);
+  }
+  if (!response.complete) throw new Error("the connection closed before the whole answer arrived");
+  // Buffer.concat may hand out a slice of Node's shared pool, which cannot be transferred.
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  return body;
+}
+
+function header(response: IncomingMessage, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function safeUrl(location: string, base: URL): URL | undefined {
+  try {
+    return new URL(location, base);
+  } catch {
+    return undefined;
+  }
+}
