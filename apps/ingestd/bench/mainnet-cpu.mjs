@@ -21,7 +21,8 @@ const longBlocks = Number(process.env.MAINNET_LONG_BLOCKS ?? 20_000);
 const cores = availableParallelism();
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tidemark-mainnet-cpu-"));
-const NODE_FLAGS = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(bin, "utf8").split("\n")[0])?.[1].trim().split(/\s+/) ?? [];
+const NODE_FLAGS =
+  /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(bin, "utf8").split("\n")[0])?.[1].trim().split(/\s+/) ?? [];
 // Linux reports process CPU time in clock ticks of 1/100 s.
 const TICK_MS = 10;
 

@@ -10,7 +10,7 @@ describe("Kin4 ingestor under RPC faults", () => {
     await factory.transfer(i, i + 1, 10n),
     await factory.otherTokenTransfer(i, i + 2, 1n),
   ]);
-  const { slots, ingestor, expectAllBlocks } = node;
+  const { ingestor, expectAllBlocks } = node;
 
   it("honours Retry-After on HTTP 429", async () => {
     const fault = node.server.faults.add({
