@@ -1,4 +1,5 @@
-import { type Address, getAddressDecoder } from "@solana/kit";
+// From the sub-packages, not kit: worker threads load this module, and kit would cost each one about 25 MB.
+import { type Address, getAddressDecoder } from "@solana/addresses";
 
 /** The SPL Token program (the Kin mint lives under it). */
 export const TOKEN_PROGRAM_ADDRESS = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA" as Address;

@@ -1,4 +1,5 @@
-import { type Address, getAddressDecoder, getAddressEncoder } from "@solana/kit";
+// From the sub-package, not kit: worker threads load this module, and kit would cost each one about 25 MB.
+import { type Address, getAddressDecoder, getAddressEncoder } from "@solana/addresses";
 
 /** A compiled instruction of a wire message: indexes into the transaction's account list. */
 export interface WireInstruction {

@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { type Address, getBase58Encoder } from "@solana/kit";
+// From the sub-packages, not kit: worker threads load this module, and kit would cost each one about 25 MB.
+import type { Address } from "@solana/addresses";
+import { getBase58Encoder } from "@solana/codecs-strings";
 import { RpcResponseError } from "../errors.js";
 import {
   type Entry,
