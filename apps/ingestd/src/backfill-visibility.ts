@@ -34,14 +34,17 @@ export function planVisibility({ plan, committer, live, refreshMs = 0 }: PlanVis
 
   const read = async (signal?: AbortSignal) => {
     const options = signal ? { signal } : {};
-    const main = committer.latest(live, options);
-    const ranges = await mapLimited(plan.partitions, READ_CONCURRENCY, async (partition): Promise<CommittedRange> => {
-      if (done.has(partition.index)) return committed(partition, partition.range.through);
-      const pointer = await committer.latest(partition.ingestor, options);
-      if (pointer !== null && comparePointers(pointer, partition.range.through) >= 0) done.add(partition.index);
-      return committed(partition, pointer);
-    });
-    return visibilityOf(await main, ranges);
+    // Both awaited together: a failed read of either must reject this call, never go unhandled.
+    const [main, ranges] = await Promise.all([
+      committer.latest(live, options),
+      mapLimited(plan.partitions, READ_CONCURRENCY, async (partition): Promise<CommittedRange> => {
+        if (done.has(partition.index)) return committed(partition, partition.range.through);
+        const pointer = await committer.latest(partition.ingestor, options);
+        if (pointer !== null && comparePointers(pointer, partition.range.through) >= 0) done.add(partition.index);
+        return committed(partition, pointer);
+      }),
+    ]);
+    return visibilityOf(main, ranges);
   };
 
   if (refreshMs <= 0) return read;

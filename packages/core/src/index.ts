@@ -63,6 +63,7 @@ export {
   type CommittedRange,
   inRange,
   isVisible,
+  limitHidden,
   type Visibility,
   visibilityOf,
 } from "./visibility.js";

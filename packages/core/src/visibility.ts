@@ -79,7 +79,33 @@ export function visibilityOf(main: Pointer | null, ranges: readonly CommittedRan
     }
     cursor = maxPointer(cursor, range.through);
   }
-  return { upTo, hidden: hidden.sort((a, b) => compareAfter(a.after, b.after)) };
+  return { upTo, hidden: merged(hidden.sort((a, b) => compareAfter(a.after, b.after))) };
+}
+
+/**
+ * `visibility` with at most `max` hidden ranges, for a store whose queries
+ * cannot take more: past the limit, `upTo` drops to where the first range
+ * that does not fit starts. It shows less, never more.
+ */
+export function limitHidden(visibility: Visibility, max: number): Visibility {
+  if (!Number.isSafeInteger(max) || max < 1) throw new InvalidArgumentError(`visibility: max must be >= 1, got ${max}`);
+  if (visibility.hidden.length <= max) return visibility;
+  const sorted = [...visibility.hidden].sort((a, b) => compareAfter(a.after, b.after));
+  const first = sorted[max - 1] as BlockRange;
+  return { upTo: first.after, hidden: first.after === null ? [] : sorted.slice(0, max - 1) };
+}
+
+/** Sorted ranges with those that touch or overlap joined: a plan's unstarted partitions become one range. */
+function merged(sorted: readonly BlockRange[]): BlockRange[] {
+  const out: BlockRange[] = [];
+  for (const range of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && compareAfter(range.after, last.through) <= 0) {
+      if (comparePointers(range.through, last.through) > 0)
+        out[out.length - 1] = { after: last.after, through: range.through };
+    } else out.push(range);
+  }
+  return out;
 }
 
 /** Orders exclusive lower bounds, `null` (the chain's start) first. */

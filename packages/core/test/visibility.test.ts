@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../src/errors.js";
 import { pointerFromNumber } from "../src/pointer.js";
-import { type CommittedRange, isVisible, visibilityOf } from "../src/visibility.js";
+import { type CommittedRange, isVisible, limitHidden, visibilityOf } from "../src/visibility.js";
 
 const p = (n: number) => pointerFromNumber(n);
 const range = (after: number | null, through: number, committed: number | null): CommittedRange => ({
@@ -64,5 +64,37 @@ describe("visibilityOf", () => {
   it("rejects ranges that overlap or end before they start", () => {
     expect(() => visibilityOf(p(1), [range(0, 10, null), range(5, 20, null)])).toThrow(InvalidArgumentError);
     expect(() => visibilityOf(p(1), [range(10, 10, null)])).toThrow(/ends before it starts/);
+  });
+});
+
+describe("hidden ranges", () => {
+  it("are joined where they touch, so a plan's unstarted partitions cost one range", () => {
+    const ranges = Array.from({ length: 1_500 }, (_, i) => range(i * 10, i * 10 + 10, i === 700 ? i * 10 + 5 : null));
+    const v = visibilityOf(p(20_000), ranges);
+    // Everything unstarted before and after the one partition under way, plus that partition's rest.
+    expect(v.hidden).toHaveLength(2);
+    expect(isVisible(v, p(7_005))).toBe(true);
+    expect(isVisible(v, p(7_006))).toBe(false);
+    expect(isVisible(v, p(6_999))).toBe(false);
+    expect(isVisible(v, p(15_001))).toBe(true);
+  });
+
+  it("are cut to what a store can take by lowering the bound, showing less and never more", () => {
+    // Every other partition half done: 1,000 ranges that cannot be joined.
+    const ranges = Array.from({ length: 1_000 }, (_, i) => range(i * 10, i * 10 + 10, i * 10 + 5));
+    const v = visibilityOf(p(20_000), ranges);
+    expect(v.hidden).toHaveLength(1_000);
+    const limited = limitHidden(v, 100);
+    expect(limited.hidden).toHaveLength(99);
+    for (let block = 0; block <= 10_010; block += 1) {
+      if (isVisible(limited, p(block))) expect(isVisible(v, p(block)), `block ${block}`).toBe(true);
+    }
+    expect(isVisible(limited, p(985))).toBe(true);
+    expect(isVisible(limited, p(995))).toBe(true);
+    expect(isVisible(limited, p(996))).toBe(false);
+    expect(isVisible(v, p(1_005))).toBe(true);
+    expect(isVisible(limited, p(1_005))).toBe(false);
+    expect(limitHidden(v, 1_000)).toBe(v);
+    expect(() => limitHidden(v, 0)).toThrow(InvalidArgumentError);
   });
 });

@@ -112,6 +112,33 @@ describe("Kin4 ingestor with lastSlot", () => {
     }
   });
 
+  it("never takes a lastSlot finalized just after an empty listing for skipped", async () => {
+    chain.setFinalizedSlot(707n);
+    // The listing of 708.. comes back empty, then 708 (a block with a Kin transfer) is finalized at once.
+    server.faults.add({
+      method: "getBlocksWithLimit",
+      fault: {
+        kind: "mutate",
+        mutate: (result) => {
+          chain.setFinalizedSlot(null);
+          return result;
+        },
+      },
+    });
+    try {
+      const { results, entries, slots } = await drain(
+        new KinSolanaIngestor({ rpcUrl: server.url, lastSlot: 708n }),
+        707n,
+      );
+      expect(slots).toEqual([708n]);
+      expect(results[0]?.error).toBeUndefined();
+      expect(entries.map((e) => solanaBody(e).slot)).toEqual([708n]);
+    } finally {
+      server.faults.clear();
+      chain.setFinalizedSlot(null);
+    }
+  });
+
   it("refuses a lastSlot before startSlot", () => {
     expect(() => new KinSolanaIngestor({ rpcUrl: server.url, startSlot: 10n, lastSlot: 9n })).toThrow(
       InvalidArgumentError,

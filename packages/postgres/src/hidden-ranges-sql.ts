@@ -1,5 +1,8 @@
 import { assertPointer, assertPointerOrNull, type BlockRange, comparePointers, type Pointer } from "@tidemark/core";
 
+/** The most hidden ranges a statement gets; core's `limitHidden` lowers the bound past them. */
+export const MAX_HIDDEN_RANGES = 200;
+
 /**
  * The conditions that leave out `hidden` below `upTo`: their bounds are
  * appended to `params`, and the result writes the conditions for a column

@@ -5,6 +5,7 @@ import {
   type HistoryCodec,
   type HistoryStore,
   InvalidArgumentError,
+  limitHidden,
   type Pointer,
   type Visibility,
   type WriteOptions,
@@ -12,7 +13,7 @@ import {
 import { accountHistorySql } from "./account-history-sql.js";
 import { type Connection, connect } from "./connection.js";
 import { mapPgError } from "./errors.js";
-import { hiddenRangesSql } from "./hidden-ranges-sql.js";
+import { hiddenRangesSql, MAX_HIDDEN_RANGES } from "./hidden-ranges-sql.js";
 import type { PostgresHistoryStoreOptions } from "./history-options.js";
 import { checkHistorySchema, createHistorySchema, historyTables } from "./history-schema.js";
 import type { HistoryRow } from "./history-statements.js";
@@ -225,7 +226,9 @@ export class PostgresHistoryStore<E> implements HistoryStore<E> {
     let hidden = (_column: string) => "";
     const params = [...values];
     if (this.#visibility !== undefined) {
-      const [visibility] = await Promise.all([this.#visibility(), this.ensureSchema()]);
+      const [read] = await Promise.all([this.#visibility(), this.ensureSchema()]);
+      // Each hidden range is a condition and two parameters: beyond a few hundred, the bound drops instead.
+      const visibility = limitHidden(read, MAX_HIDDEN_RANGES);
       const committed = visibility.upTo;
       if (committed === null) return [];
       assertPointer(committed, "postgres history store: the committed pointer");

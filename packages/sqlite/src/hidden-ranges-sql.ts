@@ -3,6 +3,7 @@ import {
   assertPointerOrNull,
   type BlockRange,
   comparePointers,
+  limitHidden,
   type Pointer,
   type Visibility,
 } from "@tidemark/core";
@@ -19,8 +20,15 @@ export interface HiddenRangesParameters {
   readonly parameters: Record<string, Pointer | null>;
 }
 
+/**
+ * The most hidden ranges a statement gets: SQLite refuses expression trees
+ * deeper than 1,000, and each range deepens it. Past them, core's
+ * `limitHidden` lowers the bound instead (showing less, never more).
+ */
+export const MAX_HIDDEN_RANGES = 200;
+
 export function hiddenRangesParameters(visibility: Visibility, what: string): HiddenRangesParameters {
-  const { upTo, hidden } = visibility;
+  const { upTo, hidden } = limitHidden(visibility, MAX_HIDDEN_RANGES);
   assertPointerOrNull(upTo, `${what}: visibility.upTo`);
   const parameters: Record<string, Pointer | null> = { committed: upTo };
   if (upTo === null) return { shape: "", parameters };

@@ -72,6 +72,11 @@ const CASES: Readonly<Record<string, Visibility>> = {
   "hidden only above the bound": { upTo: p(10_000), hidden: [hide(p(10_000), p(40_000))] },
   "bound inside a hidden range": { upTo: p(9_999), hidden: [hide(p(9_998), p(10_002))] },
   "every block hidden": { upTo: p(40_000), hidden: [hide(null, p(40_000))] },
+  // Many unfinished partitions: more conditions than SQLite's expression depth allows, unless the store limits them.
+  "a thousand hidden ranges, above every entry": {
+    upTo: p(100_000),
+    hidden: Array.from({ length: 1_000 }, (_, k) => hide(p(40_000 + 2 * k), p(40_001 + 2 * k))),
+  },
   "from a partition plan": visibilityOf(p(32_768), [
     { after: p(127), through: p(9_999), committed: p(129) },
     { after: p(9_999), through: p(10_002), committed: null },

@@ -134,13 +134,16 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
       while (!signal.aborted) {
         // Past lastSlot there is nothing left to deliver; the queue stays open until `run` stops at `until`.
         if (last !== null && next > last) return;
+        // The finalized slot is read before the listing: a listing taken after it holds every block up to
+        // it, so an empty one proves the range has no block left. Read after, it could count a block
+        // finalized between the two calls as skipped.
+        const finalized = last === null ? null : await this.#client.getFinalizedSlot(signal);
         const listed = await this.#client.getBlocksWithLimit(signal, next, this.#batchSize);
         const slots = last === null ? listed : listed.filter((slot) => slot <= last);
         // A finalized block beyond lastSlot (or a finalized slot at it) means no block up to lastSlot is still to come.
         const passed =
           last !== null &&
-          (slots.length < listed.length ||
-            (listed.length === 0 && (await this.#client.getFinalizedSlot(signal)) >= last));
+          (slots.length < listed.length || (listed.length === 0 && finalized !== null && finalized >= last));
         if (slots.length === 0 && !passed) {
           await sleep(this.#pollMs, signal);
           continue;
