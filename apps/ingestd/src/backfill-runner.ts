@@ -84,7 +84,7 @@ export function runBackfill(options: BackfillRunnerOptions): Promise<void> {
         if (yielded.signal.aborted && !signal.aborted) return;
         throw error;
       } finally {
-        await (ingestor as { close?: () => Promise<void> | void }).close?.();
+        await ingestor.close?.();
       }
     },
   });

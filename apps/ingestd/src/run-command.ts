@@ -278,6 +278,8 @@ export async function runService({
       } finally {
         polling.abort();
         await headPoller;
+        // The ingestion sessions ended with run; wait until their threads and connections are gone.
+        await ingestor.close?.();
       }
     });
     const outcomes = await Promise.allSettled([...runs, ...backfills]);

@@ -13,4 +13,10 @@ export interface Ingestor<E = unknown> {
   ingest(signal: AbortSignal, writer: Writer<E>, parent: Pointer | null): Promise<ResultQueue>;
   /** The chain's newest block, for lag reporting. */
   head?(signal: AbortSignal): Promise<Pointer>;
+  /**
+   * Resolves once every ended ingestion session has released what it held
+   * (threads, connections). Sessions end when their signal aborts, as `run`
+   * does when it returns; call it after `run` to know nothing is left behind.
+   */
+  close?(): Promise<void>;
 }

@@ -140,6 +140,27 @@ describe("getBlock read in worker threads", () => {
     expect(bySlot(inProcess.entries)).toEqual(expected);
   });
 
+  it("close() resolves once the ended sessions' threads are gone", async () => {
+    const before = await settledWorkerThreads();
+    const ingestor = new KinSolanaIngestor({
+      rpcUrl: server.url,
+      startSlot: chain.firstSlot,
+      mint: chain.mint,
+      concurrency: 4,
+      workers: 2,
+    });
+    const tip = solanaPointer(chain.tipSlot);
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, workerThreads());
+    }, 5);
+    await collect(ingestor, null, (r) => pointersEqual(r.block, tip)).finally(() => clearInterval(sampler));
+    expect(peak, "blocks were read in worker threads").toBeGreaterThan(before);
+    await ingestor.close();
+    // At once, without waiting for threads to settle.
+    expect(workerThreads()).toBe(before);
+  });
+
   it("asks for gzip and hands the body on compressed, in a buffer of its own", async () => {
     const agent = new Agent({ keepAlive: true });
     try {

@@ -40,6 +40,8 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
   readonly #maxBytesInFlight: number;
   /** Each running session's connections, byte budget and worker threads, by the session's signal. */
   readonly #sessions = new WeakMap<AbortSignal, BlockSession>();
+  /** Sessions still releasing what they hold, for {@link close}. */
+  readonly #closing = new Set<Promise<void>>();
   readonly #startSlot: bigint;
   readonly #lastSlot: bigint | null;
   readonly #concurrency: number;
@@ -96,6 +98,15 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     });
   }
 
+  /**
+   * Resolves once every ended session has terminated its worker threads and
+   * closed its connections (a session ends when its signal aborts; `run`
+   * aborts it as it returns).
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.#closing]);
+  }
+
   /** The chain's newest finalized slot, for lag reporting. */
   async head(signal: AbortSignal): Promise<Pointer> {
     return solanaPointer(await this.#client.getFinalizedSlot(signal));
@@ -105,16 +116,16 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     // A pointer of the wrong length or version throws here, before anything runs.
     const parentSlot = parent === null ? null : slotFromPointer(parent);
     const queue = new BoundedResultQueue({ signal, bound: this.#bound });
-    this.#sessions.set(
-      signal,
-      new BlockSession(signal, {
-        url: this.#rpcUrl,
-        workers: this.#workers,
-        maxBytesInFlight: this.#maxBytesInFlight,
-        concurrency: this.#concurrency,
-        reading: { mint: this.#mint, extensions: this.#extensions },
-      }),
-    );
+    const session = new BlockSession(signal, {
+      url: this.#rpcUrl,
+      workers: this.#workers,
+      maxBytesInFlight: this.#maxBytesInFlight,
+      concurrency: this.#concurrency,
+      reading: { mint: this.#mint, extensions: this.#extensions },
+    });
+    this.#sessions.set(signal, session);
+    this.#closing.add(session.closed);
+    void session.closed.then(() => this.#closing.delete(session.closed));
     void this.#produce(signal, writer, parent, parentSlot === null ? this.#startSlot : parentSlot + 1n, queue);
     return queue;
   }
