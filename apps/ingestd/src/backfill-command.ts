@@ -6,6 +6,7 @@ import type { ConfiguredBackfill } from "./backfill-config.js";
 import { registerBackfillMetrics } from "./backfill-metrics.js";
 import { runBackfill } from "./backfill-runner.js";
 import { chainPointers } from "./chain-runtime.js";
+import { type CleanupStep, runCleanups } from "./cleanup-steps.js";
 import { InvalidConfigError } from "./config-error.js";
 import { startHealthServer } from "./health-server.js";
 import { createLogger } from "./logger.js";
@@ -43,7 +44,7 @@ export async function backfillService({
     throw new InvalidConfigError("--rpc", "backfill needs the Solana RPC endpoint to read the range from");
   }
   const historyUrl = requireHistory(config);
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: CleanupStep[] = [];
   try {
     const store = await openStore(config.store, config.leaseMs ? { leaseMs: config.leaseMs } : {});
     cleanups.push(() => store.close());
@@ -92,12 +93,6 @@ export async function backfillService({
     });
     logger.info({ chain: chain.chain, partitions: plan.partitions.length }, "backfill: every partition is done");
   } finally {
-    for (const step of cleanups.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.warn({ err: error }, "cleanup step failed");
-      }
-    }
+    await runCleanups(cleanups, logger);
   }
 }

@@ -46,21 +46,24 @@ export class BackfillProgress {
   readonly plan: BackfillPlan;
   readonly #committer: Committer;
   readonly #windowMs: number;
+  readonly #now: () => number;
   readonly #toBlock: (pointer: Pointer) => bigint;
   readonly #samples = new Map<number, Sample[]>();
   readonly #done = new Set<number>();
   readonly #blocks = new Map<number, bigint | null>();
 
-  constructor(plan: BackfillPlan, committer: Committer, options: { windowMs?: number } = {}) {
+  /** `now`: the clock samples are timed by, in ms (default `performance.now`; tests give their own). */
+  constructor(plan: BackfillPlan, committer: Committer, options: { windowMs?: number; now?: () => number } = {}) {
     this.plan = plan;
     this.#committer = committer;
     this.#windowMs = options.windowMs ?? 60_000;
+    this.#now = options.now ?? (() => performance.now());
     this.#toBlock = chainPointers(plan.chain).toBlock;
   }
 
   /** Reads every unfinished partition's pointer and records it as a sample. */
   async sample(signal?: AbortSignal): Promise<PlanProgress> {
-    const at = performance.now();
+    const at = this.#now();
     const unfinished = this.plan.partitions.filter((p) => !this.#done.has(p.index));
     await mapLimited(unfinished, 16, async (p) => {
       const pointer = await this.#committer.latest(p.ingestor, signal ? { signal } : {});

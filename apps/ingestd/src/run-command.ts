@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { registerBackfillMetrics } from "./backfill-metrics.js";
 import { runBackfill } from "./backfill-runner.js";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
+import { type CleanupStep, runCleanups } from "./cleanup-steps.js";
 import { countingWriter } from "./counting-writer.js";
 import { DemoNetwork } from "./demo-network.js";
 import { endpointRedactions, failureReason, type Redaction, redactEndpoint } from "./failure-reason.js";
@@ -46,16 +47,7 @@ export async function runService({
 }: RunCommandOptions): Promise<void> {
   const showStatus = config.status === "on" || (config.status === "auto" && process.stderr.isTTY === true);
   const logger = given ?? createLogger(showStatus && config.logLevel === "info" ? "warn" : config.logLevel);
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.warn({ err: error }, "cleanup step failed");
-      }
-    }
-  };
+  const cleanups: CleanupStep[] = [];
   try {
     let demo: DemoNetwork | null = null;
     if (config.demo) {
@@ -286,7 +278,7 @@ export async function runService({
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failure) throw failure.reason;
   } finally {
-    await cleanup();
+    await runCleanups(cleanups, logger);
   }
 }
 

@@ -5,6 +5,7 @@ import { createTransactionService, Transaction } from "@tidemark/kin/agora";
 import { Registry } from "prom-client";
 import { planVisibility } from "./backfill-visibility.js";
 import { chainPointers } from "./chain-runtime.js";
+import { type CleanupStep, runCleanups } from "./cleanup-steps.js";
 import { grpcUnaryHandler } from "./grpc-unary.js";
 import { listenH2c, type RequestHandler } from "./h2c-server.js";
 import { startHealthServer } from "./health-server.js";
@@ -52,7 +53,7 @@ export async function serveService({
   graceMs = 5000,
 }: ServeCommandOptions): Promise<void> {
   const logger = given ?? createLogger(config.logLevel);
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: CleanupStep[] = [];
   try {
     const store = await openStore(config.store, readOnly);
     cleanups.push(() => store.close());
@@ -145,13 +146,7 @@ export async function serveService({
     });
     logger.info({}, "serve: stopping");
   } finally {
-    for (const step of cleanups.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.warn({ err: error }, "cleanup step failed");
-      }
-    }
+    await runCleanups(cleanups, logger);
   }
 }
 

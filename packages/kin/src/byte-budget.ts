@@ -1,3 +1,5 @@
+import { WaitQueue } from "./wait-queue.js";
+
 /**
  * Bytes in flight across tasks (response bodies fetched and not yet read):
  * a new task starts only while the total is under the budget. Its bytes are
@@ -8,7 +10,7 @@
 export class ByteBudget {
   readonly #max: number;
   #used = 0;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiting = new WaitQueue();
 
   constructor(maxBytes: number) {
     this.#max = maxBytes;
@@ -23,19 +25,7 @@ export class ByteBudget {
   async admit(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     if (this.#used < this.#max) return;
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const at = this.#waiters.indexOf(wake);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      this.#waiters.push(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    await this.#waiting.wait(signal);
   }
 
   add(bytes: number): void {
@@ -46,6 +36,6 @@ export class ByteBudget {
   release(bytes: number): void {
     this.#used -= bytes;
     // One at a time: those woken add their bytes only as they arrive.
-    if (this.#used < this.#max) this.#waiters.shift()?.();
+    if (this.#used < this.#max) this.#waiting.wakeOne();
   }
 }

@@ -1,7 +1,9 @@
+import { WaitQueue } from "./wait-queue.js";
+
 /** Limits how many tasks run at once; waiting for a permit ends when `signal` aborts. */
 export class Semaphore {
   #available: number;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiting = new WaitQueue();
 
   constructor(permits: number) {
     this.#available = permits;
@@ -13,24 +15,11 @@ export class Semaphore {
       this.#available--;
       return;
     }
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const index = this.#waiters.indexOf(wake);
-        if (index >= 0) this.#waiters.splice(index, 1);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      this.#waiters.push(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    // A released permit passes straight to the woken task.
+    await this.#waiting.wait(signal);
   }
 
   release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#available++;
+    if (!this.#waiting.wakeOne()) this.#available++;
   }
 }

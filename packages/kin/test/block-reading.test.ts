@@ -21,29 +21,13 @@ import { entriesOfBody } from "../src/solana/block-body.js";
 import { parseBlock } from "../src/solana/block-shape.js";
 import { httpPost } from "../src/solana/http-post.js";
 import { kinEntriesOfBlock } from "../src/solana/kin-entries.js";
+import { getBlockText, INGESTOR_GET_BLOCK_CONFIG } from "./support/get-block.js";
 import { collect } from "./support/ingest.js";
 import { settledWorkerThreads, workerThreads } from "./support/threads.js";
 
 const solana = inject("solana");
 const sharedSlots = solana.expected.map((b) => BigInt(b.slot));
 const encode = (entries: readonly Entry[]) => entries.map((e) => Buffer.from(toBinary(EntrySchema, e)).toString("hex"));
-const GET_BLOCK_CONFIG = {
-  encoding: "base64",
-  transactionDetails: "full",
-  maxSupportedTransactionVersion: 0,
-  rewards: false,
-};
-
-/** A getBlock answer's text, read without any of the code under test. */
-async function getBlockText(url: string, slot: bigint): Promise<string> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "getBlock", params: [Number(slot), GET_BLOCK_CONFIG] }),
-  });
-  return response.text();
-}
-
 /** The entries of one block as the ingestor read them before any shortcut: every transaction parsed and built. */
 function fullParse(slot: bigint, text: string, mint: Address): string[] {
   const block = (JSON.parse(text) as { result: unknown }).result;
@@ -169,7 +153,7 @@ describe("getBlock read in worker threads", () => {
         jsonrpc: "2.0",
         id: 1,
         method: "getBlock",
-        params: [Number(slot), GET_BLOCK_CONFIG],
+        params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
       });
       let counted = 0;
       const body = await httpPost({
@@ -367,7 +351,8 @@ describe("getBlock over Node's HTTP client", () => {
       )
       .catch(() => undefined);
     await iterator.return?.();
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Well inside the 30 s request timeout the hang would otherwise run into, with room for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(10_000);
     server.faults.clear();
     let left = -1;
     for (let i = 0; i < 40; i++) {

@@ -7,6 +7,7 @@ import { entriesOfBody } from "../src/solana/block-body.js";
 import { scanBlockBody } from "../src/solana/block-scan.js";
 import { parseBlock } from "../src/solana/block-shape.js";
 import { kinCandidates, kinEntriesOfBlock } from "../src/solana/kin-entries.js";
+import { getBlockText } from "./support/get-block.js";
 
 // The scan frames a getBlock body without building it; only transactions that may be Kin
 // transactions are parsed. Whatever a body looks like, the entries must be those a full parse keeps.
@@ -43,20 +44,7 @@ describe("getBlock body scan", () => {
     const server = await SolanaRpcServer.start({ chain });
     try {
       slot = chain.firstSlot;
-      const response = await fetch(server.url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "getBlock",
-          params: [
-            Number(slot),
-            { encoding: "base64", transactionDetails: "full", maxSupportedTransactionVersion: 0, rewards: false },
-          ],
-        }),
-      });
-      text = await response.text();
+      text = await getBlockText(server.url, slot);
     } finally {
       await server.close();
     }

@@ -3,27 +3,11 @@ import { pointersEqual } from "@tidemark/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KinSolanaIngestor, kinHistoryCodec, kinInstructions, solanaBody, solanaPointer } from "../src/index.js";
 import { MainnetShapedChain, SolanaRpcServer, VOTE_PROGRAM_ADDRESS } from "../src/simulator/index.js";
+import { getBlockText } from "./support/get-block.js";
 import { collect } from "./support/ingest.js";
 
 const base58 = getBase58Decoder();
 const idOf = (bytes: Uint8Array) => base58.decode(bytes.subarray(1, 65));
-
-async function getBlockText(url: string, slot: bigint): Promise<string> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "getBlock",
-      params: [
-        Number(slot),
-        { encoding: "base64", transactionDetails: "full", maxSupportedTransactionVersion: 0, rewards: false },
-      ],
-    }),
-  });
-  return response.text();
-}
 
 describe("mainnet-shaped chain ingested by the Kin4 ingestor", () => {
   let chain: MainnetShapedChain;

@@ -11,6 +11,7 @@ import {
   recordedSlot100000000,
   recordedSlot100000001,
 } from "./support/fixtures.js";
+import { getBlockText } from "./support/get-block.js";
 import { collect, first } from "./support/ingest.js";
 
 const dir = inject("fixturesDir");
@@ -58,17 +59,8 @@ describe("recorded Solana data", () => {
         blockhash: string;
         parentSlot: number;
       }>(dir, "solana/mainnet-slot100000000-json.json");
-      const response = await fetch(server.url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "getBlock",
-          params: [100000000, { encoding: "json", rewards: false }],
-        }),
-      });
-      const { result } = (await response.json()) as { result: typeof recorded };
+      const text = await getBlockText(server.url, 100000000n, { encoding: "json", rewards: false });
+      const { result } = JSON.parse(text) as { result: typeof recorded };
       expect(result.blockhash).toBe(recorded.blockhash);
       expect(result.parentSlot).toBe(recorded.parentSlot);
       expect(result.transactions.map((t) => t.transaction)).toEqual(recorded.transactions.map((t) => t.transaction));
