@@ -9,4 +9,4 @@ source scripts/ensure-node.sh
 
 pnpm install --frozen-lockfile >&2
 pnpm turbo run build --filter=@tidemark/ingestd... --output-logs=errors-only >&2
-exec node --max-semi-space-size=8 apps/ingestd/dist/bin.js run "$@"
+exec node --max-semi-space-size=1 apps/ingestd/dist/bin.js run "$@"

@@ -2,9 +2,10 @@
 // serves about 1,200 transactions a block (three quarters votes, a few Kin transfers); `tidemark run`
 // ingests them into SQLite. The ingesting process's CPU time (user + system of all its threads, the
 // worker threads included, read from /proc) is divided by the blocks; the simulator's own CPU is not
-// counted. MAINNET_ROUNDS interleaved pairs of MAINNET_BLOCKS blocks (default 3 of 2,000) compare
-// the worker pool on (one thread per core) with off (--workers 0); then one round of
-// MAINNET_LONG_BLOCKS (default 20,000; 0 skips it) with the defaults shows the peak RSS of a long run.
+// counted. MAINNET_ROUNDS interleaved rounds of MAINNET_BLOCKS blocks (default 3 of 2,000) compare
+// the worker pool on (one thread per core), the default (one per core beside the main thread) and
+// off (--workers 0); then one round of MAINNET_LONG_BLOCKS (default 20,000; 0 skips it) with the
+// defaults shows the peak RSS of a long run.
 // The simulator repeats the traffic around the Kin transfers every 16 blocks (`--repeat-every`), so it
 // costs a few ms a block instead of a core of its own beside the ingestor on a 2-core machine; its CPU
 // per block is printed too. Prints the medians.
@@ -118,28 +119,34 @@ const show = (label, runs) =>
   );
 
 try {
-  const on = [];
-  const off = [];
+  const variants = [
+    { label: `workers ${cores} (pool on)`, workers: cores, runs: [] },
+    { label: `workers ${cores - 1} (default)`, workers: undefined, runs: [] },
+    { label: "workers 0 (pool off)", workers: 0, runs: [] },
+  ];
+  const [on, byDefault, off] = variants.map((v) => v.runs);
   await withSimulator(blocks, async (served) => {
     for (let i = 0; i < rounds; i++) {
-      // Alternating which goes first, so a slower stretch of a shared machine weighs on both.
-      if (i % 2 === 0) {
-        on.push(await ingestRound(served, blocks, cores));
-        off.push(await ingestRound(served, blocks, 0));
-      } else {
-        off.push(await ingestRound(served, blocks, 0));
-        on.push(await ingestRound(served, blocks, cores));
+      // A different one goes first each round, so a slower stretch of a shared machine weighs on all.
+      for (let k = 0; k < variants.length; k++) {
+        const variant = variants[(i + k) % variants.length];
+        variant.runs.push(await ingestRound(served, blocks, variant.workers));
       }
     }
   });
-  console.log(`mainnet_blocks: ${blocks} per round, ${rounds} interleaved pairs, ${cores} cores`);
-  show(`workers ${cores} (pool on)`, on);
-  show("workers 0 (pool off)", off);
+  console.log(`mainnet_blocks: ${blocks} per round, ${rounds} interleaved rounds, ${cores} cores`);
+  for (const variant of variants) show(variant.label, variant.runs);
   const rate = (runs) => median(runs.map((r) => r.rate));
+  const cpu = (runs) => median(runs.map((r) => r.cpuPerBlock)).toFixed(1);
+  const rss = (runs) => median(runs.map((r) => r.peakRss)).toFixed(0);
   console.log(`mainnet_pool_speedup: ${(rate(on) / rate(off)).toFixed(2)}x (median blocks/s, target >= 1.7)`);
-  console.log(`mainnet_cpu_per_block_pool_on: ${median(on.map((r) => r.cpuPerBlock)).toFixed(1)} ms (target <= 20)`);
-  console.log(`mainnet_cpu_per_block_pool_off: ${median(off.map((r) => r.cpuPerBlock)).toFixed(1)} ms`);
-  console.log(`mainnet_peak_rss_${blocks}: ${median(on.map((r) => r.peakRss)).toFixed(0)} MiB (pool on, target < 256)`);
+  console.log(`mainnet_default_speedup: ${(rate(byDefault) / rate(off)).toFixed(2)}x (median blocks/s)`);
+  console.log(`mainnet_cpu_per_block_pool_on: ${cpu(on)} ms (target <= 20)`);
+  console.log(`mainnet_cpu_per_block_default: ${cpu(byDefault)} ms (target <= 20)`);
+  console.log(`mainnet_cpu_per_block_pool_off: ${cpu(off)} ms`);
+  console.log(
+    `mainnet_peak_rss_${blocks}: ${rss(byDefault)} MiB default, ${rss(on)} MiB pool on, ${rss(off)} MiB off (target < 256)`,
+  );
   if (longBlocks > 0) {
     const long = await withSimulator(longBlocks, (served) => ingestRound(served, longBlocks, undefined));
     show(`${longBlocks} blocks, defaults`, [long]);

@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
-// The V8 flag keeps the young generation small: by default V8 grows it to 64 MB a semi-space under
-// mainnet-shaped blocks, over 100 MB of memory that bought no speed (see the README's benchmarks).
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The V8 flag keeps the young generation at its smallest (1 MB a semi-space): V8 otherwise grows it to
+// 64 MB under mainnet-shaped blocks, where it cost memory and, beside worker threads, a third more CPU
+// per block (see the README's benchmarks).
 import { enginesNode, nodeVersionProblem } from "./node-version.js";
 
 // Before anything that loads node:sqlite: an older Node would otherwise fail with a stack trace.

@@ -1,7 +1,6 @@
 import { ConfigurationError, type HistoryReader, isTidemarkError, pointerToHex } from "@tidemark/core";
 import { type Entry, kinHistoryCodec } from "@tidemark/kin";
 import { Command, CommanderError, Option } from "commander";
-import { backfillService } from "./backfill-command.js";
 import { resolveBackfillCommand } from "./backfill-command-config.js";
 import { backfillStatus, formatEta } from "./backfill-status.js";
 import { planVisibility } from "./backfill-visibility.js";
@@ -10,18 +9,17 @@ import { chainNames } from "./chain-names.js";
 import { chainPointers } from "./chain-runtime.js";
 import { describeRewind, parseBlock, parseChain, readCommits, requireForce, setCommit } from "./commits-command.js";
 import { confirmByTyping } from "./confirm.js";
-import { DemoNetwork } from "./demo-network.js";
 import { entryView } from "./entry-view.js";
-import { MainnetNetwork } from "./mainnet-network.js";
-import { runService } from "./run-command.js";
 import { requireHistory, resolveRunConfig } from "./run-config.js";
-import { serveService } from "./serve-command.js";
 import { resolveServeConfig } from "./serve-config.js";
 import { openHistoryTarget } from "./stores/history-target.js";
 import { openStore } from "./stores/open-store.js";
 import type { StoreOptions } from "./stores/store.js";
 import { formatTable } from "./table.js";
 import { parseTransactionId } from "./transaction-id.js";
+
+// Each command loads its service when it runs (`await import`): `run` never loads the simulator, the
+// Stellar SDK or the gRPC server, which cost tens of MB of a process that should stay small.
 
 /** Exit codes: 0 done, 1 a runtime failure, 2 bad usage or configuration. */
 export const EXIT_FAILURE = 1;
@@ -99,7 +97,7 @@ export function buildCli(io: CliIo): Command {
       )
       .option(
         "--workers <n>",
-        "kin4: worker threads reading blocks, 0 to read them on the main thread (env TIDEMARK_WORKERS; default one per core)",
+        "kin4: worker threads reading blocks, 0 to read them on the main thread (env TIDEMARK_WORKERS; default one per core beside the main thread: cores - 1)",
       )
       .option(
         "--metrics-port <port>",
@@ -111,6 +109,7 @@ export function buildCli(io: CliIo): Command {
   ).action(async (flags: Record<string, unknown>) => {
     const normalized = { ...flags, coalesce: flags.coalesce === false ? false : undefined };
     const config = resolveRunConfig({ flags: normalized, env: io.env });
+    const { runService } = await import("./run-command.js");
     await runService({ config, signal: io.signal });
   });
 
@@ -135,6 +134,7 @@ export function buildCli(io: CliIo): Command {
       .option("--no-coalesce", "one backend write per block"),
   ).action(async (flags: Record<string, unknown>) => {
     const { config, backfill } = resolveBackfillCommand(flags, io.env);
+    const { backfillService } = await import("./backfill-command.js");
     try {
       await backfillService({ config, backfill, signal: io.signal });
     } catch (error) {
@@ -172,6 +172,7 @@ export function buildCli(io: CliIo): Command {
     .option("--config <file>", "a JSON file with any of these settings (env TIDEMARK_CONFIG)")
     .action(async (flags: Record<string, unknown>) => {
       const config = resolveServeConfig({ flags, env: io.env });
+      const { serveService } = await import("./serve-command.js");
       await serveService({ config, signal: io.signal });
     });
 
@@ -214,7 +215,7 @@ export function buildCli(io: CliIo): Command {
         throw new InvalidUsage("--transactions, --kin-transfers and --repeat-every need --shape mainnet");
       const network =
         flags.shape === "mainnet"
-          ? await MainnetNetwork.start({
+          ? await (await import("./mainnet-network.js")).MainnetNetwork.start({
               ...common,
               ...(flags.transactions === undefined
                 ? {}
@@ -226,7 +227,7 @@ export function buildCli(io: CliIo): Command {
                 ? {}
                 : { repeatEvery: wholeNumber(flags.repeatEvery, "--repeat-every", 1, 64) }),
             })
-          : await DemoNetwork.start(common);
+          : await (await import("./demo-network.js")).DemoNetwork.start(common);
       io.out(
         JSON.stringify({
           rpc: network.url,

@@ -1,4 +1,4 @@
-import { getBase58Decoder } from "@solana/kit";
+import { getBase58Decoder } from "@solana/codecs-strings";
 import { type Entry, solanaBody, stellarBody, transactionId } from "@tidemark/kin";
 
 const base58 = getBase58Decoder();

@@ -8,7 +8,7 @@ import { runBackfill } from "./backfill-runner.js";
 import { chainPointers, createChainIngestor } from "./chain-runtime.js";
 import { type CleanupStep, runCleanups } from "./cleanup-steps.js";
 import { countingWriter } from "./counting-writer.js";
-import { DemoNetwork } from "./demo-network.js";
+import type { DemoNetwork } from "./demo-network.js";
 import { endpointRedactions, failureReason, type Redaction, redactEndpoint } from "./failure-reason.js";
 import { pollHead } from "./head-poller.js";
 import { startHealthServer } from "./health-server.js";
@@ -51,6 +51,8 @@ export async function runService({
   try {
     let demo: DemoNetwork | null = null;
     if (config.demo) {
+      // Loaded only for --demo: the simulator brings the Solana and Stellar SDKs.
+      const { DemoNetwork } = await import("./demo-network.js");
       demo = await DemoNetwork.start({ logger });
       const network = demo;
       cleanups.push(() => network.stop());

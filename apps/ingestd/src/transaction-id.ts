@@ -1,4 +1,4 @@
-import { getBase58Encoder } from "@solana/kit";
+import { getBase58Encoder } from "@solana/codecs-strings";
 import type { ChainName } from "./chain-names.js";
 import { InvalidConfigError } from "./config-error.js";
 

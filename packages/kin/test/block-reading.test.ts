@@ -18,6 +18,7 @@ import {
 import { LoopbackServer, readBody } from "../src/simulator/http.js";
 import { MainnetShapedChain, SolanaRpcServer } from "../src/simulator/index.js";
 import { entriesOfBody } from "../src/solana/block-body.js";
+import { BlockSession } from "../src/solana/block-session.js";
 import { parseBlock } from "../src/solana/block-shape.js";
 import { httpPost } from "../src/solana/http-post.js";
 import { kinEntriesOfBlock } from "../src/solana/kin-entries.js";
@@ -143,6 +144,60 @@ describe("getBlock read in worker threads", () => {
     await ingestor.close();
     // At once, without waiting for threads to settle.
     expect(workerThreads()).toBe(before);
+  });
+
+  it("reads bodies into buffers it reuses, handed back by the worker threads, with the same entries", async () => {
+    for (const workers of [1, 0]) {
+      const stop = new AbortController();
+      const session = new BlockSession(stop.signal, {
+        url: new URL(server.url),
+        workers,
+        maxBytesInFlight: 32 * 1024 * 1024,
+        concurrency: 1,
+        reading: { mint: chain.mint, extensions: true },
+      });
+      try {
+        const slots = chain.blocksFrom(0n, 3);
+        const allocated: number[] = [];
+        for (const slot of slots) {
+          const body = await httpPost({
+            url: new URL(server.url),
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 1,
+              method: "getBlock",
+              params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
+            }),
+            headers: {},
+            agent: session.agent,
+            signal: stop.signal,
+            what: "test",
+            buffers: session.buffers,
+          });
+          expect(session.buffers.owns(body.bytes.buffer), `workers ${workers}: read into the session's buffer`).toBe(
+            true,
+          );
+          const entries = await session.read(slot, body, stop.signal);
+          expect(encode(entries)).toEqual(fullParse(slot, await getBlockText(server.url, slot), chain.mint));
+          // Handed back (by the worker, as a new object over the same memory) for the next body.
+          expect(session.buffers.freeBytes).toBeGreaterThanOrEqual(body.bytes.byteLength);
+          allocated.push(session.buffers.allocatedBytes);
+        }
+        // The first body's buffers serve the next ones: nothing more is allocated.
+        expect(allocated[0]).toBeGreaterThan(0);
+        expect(allocated.slice(1)).toEqual([allocated[0], allocated[0]]);
+        // A body whose memory is not the session's is read, but never taken in for reuse.
+        const text = await getBlockText(server.url, slots[0] as bigint);
+        const before = session.buffers.freeBytes;
+        const foreign = Buffer.from(text);
+        await session.read(slots[0] as bigint, { bytes: foreign, encoding: undefined }, stop.signal);
+        expect(session.buffers.freeBytes).toBe(before);
+        expect(foreign.toString()).toBe(text);
+      } finally {
+        stop.abort();
+        await session.closed;
+      }
+    }
   });
 
   it("asks for gzip and hands the body on compressed, in a buffer of its own", async () => {

@@ -5,6 +5,7 @@ import { ByteBudget } from "../byte-budget.js";
 import { type Entry, EntrySchema } from "../gen/model_pb.js";
 import { type BlockBody, type BlockReading, entriesOfBody } from "./block-body.js";
 import type { BlockTaskResult } from "./block-worker.js";
+import { BodyBuffers } from "./body-buffers.js";
 import type { BlockTransport } from "./rpc-client.js";
 import { fromWire } from "./wire-error.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -35,6 +36,8 @@ const IN_PROCESS_BELOW_BYTES = 128 * 1024;
 export class BlockSession implements BlockTransport {
   readonly agent: HttpAgent | HttpsAgent;
   readonly budget: ByteBudget;
+  /** The buffers bodies are read into, reused from block to block. */
+  readonly buffers: BodyBuffers;
   /** Settles once everything the session held is released. */
   readonly closed: Promise<void>;
   readonly #pool: WorkerPool<BlockTaskResult> | null;
@@ -44,6 +47,8 @@ export class BlockSession implements BlockTransport {
     const Agent = options.url.protocol === "https:" ? HttpsAgent : HttpAgent;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
     this.budget = new ByteBudget(options.maxBytesInFlight);
+    // As many bytes kept for reuse as may be in flight: the bodies of one round of requests.
+    this.buffers = new BodyBuffers(options.maxBytesInFlight);
     this.#reading = options.reading;
     this.#pool =
       options.workers === 0
@@ -68,17 +73,24 @@ export class BlockSession implements BlockTransport {
 
   /** The Kin entries of one getBlock body, read by a worker thread when there are any and the body is large. */
   async read(slot: bigint, body: BlockBody, signal: AbortSignal): Promise<Entry[]> {
-    if (this.#pool === null || body.bytes.byteLength < IN_PROCESS_BELOW_BYTES) {
-      return entriesOfBody(slot, body, this.#reading);
-    }
     const { bytes } = body;
-    // Only a buffer the body owns alone moves; the worker gets it without a copy.
-    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    // Only a buffer of the session's moves to a worker or is reused: nothing else holds a view of it.
+    const owned = this.buffers.owns(bytes.buffer);
+    if (this.#pool === null || bytes.byteLength < IN_PROCESS_BELOW_BYTES) {
+      try {
+        return entriesOfBody(slot, body, this.#reading);
+      } finally {
+        // The entries are copies: none of them points into the body.
+        if (owned) this.buffers.give(bytes.buffer as ArrayBuffer);
+      }
+    }
     const result = await this.#pool.run(
       { slot, bytes, encoding: body.encoding, mint: this.#reading.mint, extensions: this.#reading.extensions },
       owned ? [bytes.buffer as ArrayBuffer] : [],
       signal,
     );
+    // The worker hands the body's buffer back with its answer.
+    if (owned) this.buffers.give(result.body);
     if ("error" in result) throw fromWire(result.error);
     return result.entries.map((encoded) => fromBinary(EntrySchema, encoded));
   }

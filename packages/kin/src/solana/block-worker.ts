@@ -15,23 +15,30 @@ export interface BlockTask {
   readonly extensions: boolean;
 }
 
-/** The worker's answer: the block's entries, each encoded (their buffers transferred back), or its error. */
-export type BlockTaskResult =
-  | { readonly id: number; readonly entries: Uint8Array[] }
-  | { readonly id: number; readonly error: WireError };
+/**
+ * The worker's answer: the block's entries, each encoded (their buffers
+ * transferred back), or its error; and the body's buffer, transferred back
+ * to be reused.
+ */
+export type BlockTaskResult = { readonly id: number; readonly body: ArrayBuffer } & (
+  | { readonly entries: Uint8Array[] }
+  | { readonly error: WireError }
+);
 
 // The worker thread of BlockWorkerPool: one block at a time, everything after the bytes arrive.
 parentPort?.on("message", (task: BlockTask) => {
   let result: BlockTaskResult;
-  let transfer: ArrayBuffer[] = [];
+  // The entries are copies: nothing read from the body points into it once they are built.
+  const body = task.bytes.buffer as ArrayBuffer;
+  const transfer = [body];
   try {
     const entries = entriesOfBody(task.slot, task, task).map((entry) => toBinary(EntrySchema, entry));
-    result = { id: task.id, entries };
+    result = { id: task.id, body, entries };
     // Each encoded entry normally owns its buffer; one that shares it is copied by the clone instead.
     const owned = entries.filter((bytes) => bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength);
-    transfer = [...new Set(owned.map((bytes) => bytes.buffer as ArrayBuffer))];
+    transfer.push(...new Set(owned.map((bytes) => bytes.buffer as ArrayBuffer)));
   } catch (error) {
-    result = { id: task.id, error: toWire(error) };
+    result = { id: task.id, body, error: toWire(error) };
   }
   parentPort?.postMessage(result, transfer);
 });

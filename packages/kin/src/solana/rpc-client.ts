@@ -1,11 +1,9 @@
 import type { Agent as HttpAgent } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
-import {
-  createSolanaRpcFromTransport,
-  isSolanaError,
-  type Slot,
-  SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR,
-} from "@solana/kit";
+// The RPC and errors packages rather than all of @solana/kit: the process reading blocks loads only these.
+import { isSolanaError, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR } from "@solana/errors";
+import type { Slot } from "@solana/kit";
+import { createSolanaRpcFromTransport } from "@solana/rpc";
 import { createHttpTransport } from "@solana/rpc-transport-http";
 import { ConfigurationError, type Logger } from "@tidemark/core";
 import type { ByteBudget } from "../byte-budget.js";
@@ -24,6 +22,7 @@ import {
 } from "../retry.js";
 import { notifyRetry, type RetryListener, statusKind } from "../retry-listener.js";
 import type { BlockBody } from "./block-body.js";
+import type { BodyBuffers } from "./body-buffers.js";
 import { httpPost } from "./http-post.js";
 import { JsonRpcError, parseJsonRpcResponse } from "./json-rpc-response.js";
 
@@ -31,6 +30,8 @@ import { JsonRpcError, parseJsonRpcResponse } from "./json-rpc-response.js";
 export interface BlockTransport {
   readonly agent: HttpAgent | HttpsAgent;
   readonly budget: ByteBudget;
+  /** The buffers bodies are read into (default: a new one for each). */
+  readonly buffers?: BodyBuffers;
 }
 
 export interface SolanaRpcClientOptions {
@@ -149,6 +150,7 @@ export class SolanaRpcClient {
             agent: transport.agent,
             signal: requestSignal,
             what: `Solana RPC ${what}`,
+            ...(transport.buffers ? { buffers: transport.buffers } : {}),
             onBytes: (bytes) => {
               counted += bytes;
               transport.budget.add(bytes);
