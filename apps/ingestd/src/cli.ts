@@ -97,7 +97,7 @@ export function buildCli(io: CliIo): Command {
       )
       .option(
         "--workers <n>",
-        "kin4: worker threads reading blocks, 0 to read them on the main thread (env TIDEMARK_WORKERS; default one per core beside the main thread: cores - 1)",
+        "kin4: worker threads reading blocks, 0 to read them on the main thread (env TIDEMARK_WORKERS; default one per core)",
       )
       .option(
         "--metrics-port <port>",

@@ -29,7 +29,7 @@ export interface ChainConfig {
   readonly from?: bigint;
   /** Stop once this block (slot or ledger) is committed. */
   readonly until?: bigint;
-  /** kin4: worker threads reading blocks (0: the main thread; default cores - 1, one per core beside the main thread). */
+  /** kin4: worker threads reading blocks (0: the main thread; default one per core). */
   readonly workers?: number;
 }
 

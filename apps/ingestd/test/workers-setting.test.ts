@@ -10,7 +10,7 @@ describe("the workers setting", () => {
     expect(
       resolveRunConfig({ flags: { ...kin4, workers: "1" }, env: { TIDEMARK_WORKERS: "4" } }).chains[0]?.workers,
     ).toBe(1);
-    // Unset: the ingestor's default (one per core beside the main thread) applies.
+    // Unset: the ingestor's default (one per core) applies.
     expect(resolveRunConfig({ flags: kin4, env: {} }).chains[0]).not.toHaveProperty("workers");
   });
 

@@ -22,6 +22,7 @@ import { BlockSession } from "../src/solana/block-session.js";
 import { parseBlock } from "../src/solana/block-shape.js";
 import { httpPost } from "../src/solana/http-post.js";
 import { kinEntriesOfBlock } from "../src/solana/kin-entries.js";
+import { WorkerCrashedError } from "../src/solana/worker-pool.js";
 import { getBlockText, INGESTOR_GET_BLOCK_CONFIG } from "./support/get-block.js";
 import { collect } from "./support/ingest.js";
 import { settledWorkerThreads, workerThreads } from "./support/threads.js";
@@ -197,6 +198,44 @@ describe("getBlock read in worker threads", () => {
         stop.abort();
         await session.closed;
       }
+    }
+  });
+
+  it("reads a block whose thread died (as one out of memory does) again on the calling thread", async () => {
+    const stop = new AbortController();
+    const session = new BlockSession(stop.signal, {
+      url: new URL(server.url),
+      workers: 1,
+      maxBytesInFlight: 32 * 1024 * 1024,
+      concurrency: 1,
+      reading: { mint: chain.mint, extensions: true },
+      workerScript: new URL("./support/dying-block-worker.mjs", import.meta.url),
+    });
+    const slot = chain.firstSlot;
+    const fetch = () =>
+      httpPost({
+        url: new URL(server.url),
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "getBlock",
+          params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
+        }),
+        headers: {},
+        agent: session.agent,
+        signal: stop.signal,
+        what: "test",
+        buffers: session.buffers,
+      });
+    try {
+      await expect(session.read(slot, await fetch(), stop.signal)).rejects.toBeInstanceOf(WorkerCrashedError);
+      // Fetched again, as getBlock's retry does, it is read here.
+      const entries = await session.read(slot, await fetch(), stop.signal);
+      expect(encode(entries)).toEqual(fullParse(slot, await getBlockText(server.url, slot), chain.mint));
+      expect(entries.length).toBeGreaterThan(0);
+    } finally {
+      stop.abort();
+      await session.closed;
     }
   });
 

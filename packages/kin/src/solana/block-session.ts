@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { ResourceLimits } from "node:worker_threads";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ByteBudget } from "../byte-budget.js";
 import { type Entry, EntrySchema } from "../gen/model_pb.js";
@@ -8,7 +9,7 @@ import type { BlockTaskResult } from "./block-worker.js";
 import { BodyBuffers } from "./body-buffers.js";
 import type { BlockTransport } from "./rpc-client.js";
 import { fromWire } from "./wire-error.js";
-import { WorkerPool } from "./worker-pool.js";
+import { WorkerCrashedError, WorkerPool } from "./worker-pool.js";
 
 export interface BlockSessionOptions {
   readonly url: URL;
@@ -18,11 +19,15 @@ export interface BlockSessionOptions {
   /** Requests at once, the most connections kept open. */
   readonly concurrency: number;
   readonly reading: BlockReading;
+  /** The threads' script (default: block-worker.js, built next to this module). */
+  readonly workerScript?: URL;
 }
 
-// A worker's heap holds one block's parse at a time; a small young generation keeps its garbage,
-// and so the process's memory, small (the default grows it to tens of MB per thread).
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
+// A worker's heap holds one block's parse at a time: a few MB, tens for a block of nothing but Kin
+// transactions. Left to V8's defaults (sized for the whole machine), its old generation grows to
+// 35 MB between collections; a 64 MB ceiling makes V8 collect sooner, about 20 MB less a thread.
+// A block that exhausts it is read again on the calling thread (see `read`).
+const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 64 };
 // A body smaller than this is read here: a thread's start and a message cost more than a small block's
 // read (a mainnet block is megabytes, hundreds of KB gzipped; a quiet chain's is a few KB).
 const IN_PROCESS_BELOW_BYTES = 128 * 1024;
@@ -42,6 +47,8 @@ export class BlockSession implements BlockTransport {
   readonly closed: Promise<void>;
   readonly #pool: WorkerPool<BlockTaskResult> | null;
   readonly #reading: BlockReading;
+  // Slots whose thread died reading them, read on this thread when fetched again.
+  readonly #readHere = new Set<bigint>();
 
   constructor(signal: AbortSignal, options: BlockSessionOptions) {
     const Agent = options.url.protocol === "https:" ? HttpsAgent : HttpAgent;
@@ -54,7 +61,7 @@ export class BlockSession implements BlockTransport {
       options.workers === 0
         ? null
         : new WorkerPool<BlockTaskResult>({
-            script: blockWorkerScript(),
+            script: options.workerScript ?? blockWorkerScript(),
             size: options.workers,
             name: "Kin4 block worker",
             resourceLimits: WORKER_LIMITS,
@@ -76,19 +83,28 @@ export class BlockSession implements BlockTransport {
     const { bytes } = body;
     // Only a buffer of the session's moves to a worker or is reused: nothing else holds a view of it.
     const owned = this.buffers.owns(bytes.buffer);
-    if (this.#pool === null || bytes.byteLength < IN_PROCESS_BELOW_BYTES) {
+    if (this.#pool === null || bytes.byteLength < IN_PROCESS_BELOW_BYTES || this.#readHere.has(slot)) {
       try {
-        return entriesOfBody(slot, body, this.#reading);
+        const entries = entriesOfBody(slot, body, this.#reading);
+        this.#readHere.delete(slot);
+        return entries;
       } finally {
         // The entries are copies: none of them points into the body.
         if (owned) this.buffers.give(bytes.buffer as ArrayBuffer);
       }
     }
-    const result = await this.#pool.run(
-      { slot, bytes, encoding: body.encoding, mint: this.#reading.mint, extensions: this.#reading.extensions },
-      owned ? [bytes.buffer as ArrayBuffer] : [],
-      signal,
-    );
+    let result: BlockTaskResult;
+    try {
+      result = await this.#pool.run(
+        { slot, bytes, encoding: body.encoding, mint: this.#reading.mint, extensions: this.#reading.extensions },
+        owned ? [bytes.buffer as ArrayBuffer] : [],
+        signal,
+      );
+    } catch (error) {
+      // Out of memory, most likely: fetched again (a retry, as any failed read), it is read here.
+      if (error instanceof WorkerCrashedError) this.#readHere.add(slot);
+      throw error;
+    }
     // The worker hands the body's buffer back with its answer.
     if (owned) this.buffers.give(result.body);
     if ("error" in result) throw fromWire(result.error);

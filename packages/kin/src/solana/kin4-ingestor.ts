@@ -69,8 +69,7 @@ export class KinSolanaIngestor implements Ingestor<Entry> {
     this.#concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
     this.#bound = positiveInteger("bound", options.bound ?? 64);
     this.#batchSize = positiveInteger("batchSize", options.batchSize ?? 1024);
-    // The calling thread fetches, writes and commits: with it, one thread per core.
-    this.#workers = options.workers ?? availableParallelism() - 1;
+    this.#workers = options.workers ?? availableParallelism();
     if (!Number.isSafeInteger(this.#workers) || this.#workers < 0) {
       throw new InvalidArgumentError(`Kin4 ingestor: workers must be 0 or a positive integer, got ${this.#workers}`);
     }

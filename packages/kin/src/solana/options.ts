@@ -28,9 +28,8 @@ export interface KinSolanaIngestorOptions {
   /**
    * Worker threads that read getBlock answers (decompress, parse, select the
    * Kin transactions, build their entries), off the thread that fetches and
-   * writes (default `os.availableParallelism() - 1`: with the calling
-   * thread, one thread per core; 0 reads them on the calling thread, the
-   * default on one core). Blocks still commit in slot order. The threads
+   * writes (default `os.availableParallelism()`, one per core; 0 reads them
+   * on the calling thread). Blocks still commit in slot order. The threads
    * start as blocks arrive and end with the ingestion session.
    */
   readonly workers?: number;
