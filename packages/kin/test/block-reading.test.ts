@@ -18,7 +18,7 @@ import {
 import { LoopbackServer, readBody } from "../src/simulator/http.js";
 import { MainnetShapedChain, SolanaRpcServer } from "../src/simulator/index.js";
 import { entriesOfBody } from "../src/solana/block-body.js";
-import { BlockSession } from "../src/solana/block-session.js";
+import { BlockSession, type BlockSessionOptions } from "../src/solana/block-session.js";
 import { parseBlock } from "../src/solana/block-shape.js";
 import { httpPost } from "../src/solana/http-post.js";
 import { kinEntriesOfBlock } from "../src/solana/kin-entries.js";
@@ -147,34 +147,42 @@ describe("getBlock read in worker threads", () => {
     expect(workerThreads()).toBe(before);
   });
 
+  /** A session over the simulated node, fetching one block at a time. */
+  const openSession = (signal: AbortSignal, options: Partial<BlockSessionOptions> = {}) =>
+    new BlockSession(signal, {
+      url: new URL(server.url),
+      workers: 1,
+      maxBytesInFlight: 32 * 1024 * 1024,
+      concurrency: 1,
+      reading: { mint: chain.mint, extensions: true },
+      ...options,
+    });
+  /** One getBlock body, fetched as the ingestor fetches it, into the session's buffers. */
+  const fetchBody = (session: BlockSession, slot: bigint, signal: AbortSignal) =>
+    httpPost({
+      url: new URL(server.url),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "getBlock",
+        params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
+      }),
+      headers: {},
+      agent: session.agent,
+      signal,
+      what: "test",
+      buffers: session.buffers,
+    });
+
   it("reads bodies into buffers it reuses, handed back by the worker threads, with the same entries", async () => {
     for (const workers of [1, 0]) {
       const stop = new AbortController();
-      const session = new BlockSession(stop.signal, {
-        url: new URL(server.url),
-        workers,
-        maxBytesInFlight: 32 * 1024 * 1024,
-        concurrency: 1,
-        reading: { mint: chain.mint, extensions: true },
-      });
+      const session = openSession(stop.signal, { workers });
       try {
         const slots = chain.blocksFrom(0n, 3);
         const allocated: number[] = [];
         for (const slot of slots) {
-          const body = await httpPost({
-            url: new URL(server.url),
-            body: JSON.stringify({
-              jsonrpc: "2.0",
-              id: 1,
-              method: "getBlock",
-              params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
-            }),
-            headers: {},
-            agent: session.agent,
-            signal: stop.signal,
-            what: "test",
-            buffers: session.buffers,
-          });
+          const body = await fetchBody(session, slot, stop.signal);
           expect(session.buffers.owns(body.bytes.buffer), `workers ${workers}: read into the session's buffer`).toBe(
             true,
           );
@@ -203,34 +211,16 @@ describe("getBlock read in worker threads", () => {
 
   it("reads a block whose thread died (as one out of memory does) again on the calling thread", async () => {
     const stop = new AbortController();
-    const session = new BlockSession(stop.signal, {
-      url: new URL(server.url),
-      workers: 1,
-      maxBytesInFlight: 32 * 1024 * 1024,
-      concurrency: 1,
-      reading: { mint: chain.mint, extensions: true },
+    const session = openSession(stop.signal, {
       workerScript: new URL("./support/dying-block-worker.mjs", import.meta.url),
     });
     const slot = chain.firstSlot;
-    const fetch = () =>
-      httpPost({
-        url: new URL(server.url),
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "getBlock",
-          params: [Number(slot), INGESTOR_GET_BLOCK_CONFIG],
-        }),
-        headers: {},
-        agent: session.agent,
-        signal: stop.signal,
-        what: "test",
-        buffers: session.buffers,
-      });
     try {
-      await expect(session.read(slot, await fetch(), stop.signal)).rejects.toBeInstanceOf(WorkerCrashedError);
+      await expect(session.read(slot, await fetchBody(session, slot, stop.signal), stop.signal)).rejects.toBeInstanceOf(
+        WorkerCrashedError,
+      );
       // Fetched again, as getBlock's retry does, it is read here.
-      const entries = await session.read(slot, await fetch(), stop.signal);
+      const entries = await session.read(slot, await fetchBody(session, slot, stop.signal), stop.signal);
       expect(encode(entries)).toEqual(fullParse(slot, await getBlockText(server.url, slot), chain.mint));
       expect(entries.length).toBeGreaterThan(0);
     } finally {
