@@ -51,7 +51,21 @@ async function backfillTwice(store: string, options: { history?: string; env?: N
   const env = { ...options.env, ...planEnv() };
   const where = ["--store", store, ...(options.history ? ["--history", options.history] : [])];
   const args = ["backfill", "--rpc", chain.url, ...where, "--partitions", "2", "--lease-ms", "2000"];
+  // No block is served until both nodes hold partitions: the first to start
+  // cannot finish the whole range while the other is still loading.
+  let open!: () => void;
+  const gate = chain.server.faults.add({
+    method: "getBlock",
+    times: Number.POSITIVE_INFINITY,
+    fault: { kind: "hold", until: new Promise<void>((resolve) => (open = resolve)) },
+  });
   const nodes = [0, 1].map(() => new Cli(args, { cwd: dir, env }));
+  try {
+    await Promise.all(nodes.map((n) => n.waitFor((l) => l.msg === "backfill: working on a partition", 60_000)));
+  } finally {
+    open();
+    gate.remove();
+  }
   const exits = await Promise.all(nodes.map((n) => n.exited));
   for (const [i, exit] of exits.entries()) expect(exit.code, nodes[i]?.dump()).toBe(0);
   // Both nodes worked: the plan was shared, not done twice by one of them.

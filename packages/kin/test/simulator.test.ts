@@ -46,6 +46,31 @@ describe("Solana RPC simulator", () => {
     expect(await rpc.getHealth().send()).toBe("ok");
   });
 
+  it("holds a request until its gate opens, then answers it as usual", async () => {
+    const rpc = createSolanaRpc(server.url);
+    let open!: () => void;
+    const gate = server.faults.add({
+      method: "getSlot",
+      times: Number.POSITIVE_INFINITY,
+      fault: { kind: "hold", until: new Promise<void>((resolve) => (open = resolve)) },
+    });
+    let answered = false;
+    const slot = rpc
+      .getSlot({ commitment: "finalized" })
+      .send()
+      .then((value) => {
+        answered = true;
+        return value;
+      });
+    // Other methods pass; the held one waits however long the gate stays shut.
+    expect(await rpc.getHealth().send()).toBe("ok");
+    await sleep(200);
+    expect([answered, gate.hits]).toEqual([false, 1]);
+    open();
+    expect(await slot).toBe(12n);
+    gate.remove();
+  });
+
   it("counts requests per method", () => {
     expect(server.requests("getBlock")).toBeGreaterThanOrEqual(3);
     expect(server.requests()).toBeGreaterThan(server.requests("getBlock"));

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { pause } from "./http.js";
+import { pause, settled } from "./http.js";
 
 /** Something a simulated server does instead of answering normally. */
 export type Fault =
@@ -11,6 +11,8 @@ export type Fault =
   | { readonly kind: "malformed"; readonly body?: string; readonly contentType?: string }
   /** Never answer; the client must time out. */
   | { readonly kind: "hang" }
+  /** Answer as usual, but only once `until` settles (or the server closes): a gate a test opens when it is ready. */
+  | { readonly kind: "hold"; readonly until: Promise<unknown> }
   /** Answer with a JSON-RPC error (Solana only), e.g. -32007 slot skipped. */
   | { readonly kind: "rpcError"; readonly code: number; readonly message: string }
   /**
@@ -97,7 +99,7 @@ export interface TransportFaultStyle {
 /**
  * Applies a fault that replaces the whole HTTP exchange (`http`, `reset`,
  * `malformed`, `hang`); returns false for faults the protocol applies to its
- * result instead.
+ * result instead, and for `hold` once it lets the request through.
  */
 export async function applyTransportFault(
   fault: Fault,
@@ -121,6 +123,11 @@ export async function applyTransportFault(
       return true;
     case "hang":
       await pause(10 * 60_000, style.closing);
+      response.socket?.destroy();
+      return true;
+    case "hold":
+      await settled(fault.until, style.closing);
+      if (!style.closing.aborted) return false;
       response.socket?.destroy();
       return true;
     default:

@@ -68,6 +68,19 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Waits for `promise` to settle, or less when `signal` aborts (never rejects). */
+export function settled(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    promise.then(done, done);
+  });
+}
+
 // Arrival times a long-running simulated node keeps (the tests read a few; run.sh runs for hours).
 const KEPT = 10_000;
 
