@@ -9,4 +9,5 @@ source scripts/ensure-node.sh
 
 pnpm install --frozen-lockfile >&2
 pnpm turbo run build --filter=@tidemark/ingestd... --output-logs=errors-only >&2
-exec node --max-semi-space-size=1 apps/ingestd/dist/bin.js run "$@"
+# The flags and environment of the `tidemark` command itself (its first line).
+exec env MALLOC_ARENA_MAX=1 node --max-semi-space-size=1 apps/ingestd/dist/bin.js run "$@"

@@ -21,14 +21,23 @@ const longBlocks = Number(process.env.MAINNET_LONG_BLOCKS ?? 20_000);
 const cores = availableParallelism();
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tidemark-mainnet-cpu-"));
-const NODE_FLAGS =
-  /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(bin, "utf8").split("\n")[0])?.[1].trim().split(/\s+/) ?? [];
+// What `tidemark`'s own first line starts Node with: `#!/usr/bin/env -S [NAME=VALUE ...] node [flags]`.
+const SHEBANG = readFileSync(bin, "utf8")
+  .split("\n")[0]
+  .replace(/^#!\/usr\/bin\/env -S\s*/, "")
+  .split(/\s+/);
+const NODE_ENV_VARS = Object.fromEntries(
+  SHEBANG.slice(0, SHEBANG.indexOf("node")).map((assignment) => assignment.split("=", 2)),
+);
+const NODE_FLAGS = SHEBANG.slice(SHEBANG.indexOf("node") + 1).filter(Boolean);
 // Linux reports process CPU time in clock ticks of 1/100 s.
 const TICK_MS = 10;
 
 function start(args) {
-  // The flags `tidemark`'s own first line starts Node with.
-  const child = spawn(process.execPath, [...NODE_FLAGS, bin, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, bin, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...NODE_ENV_VARS },
+  });
   const orphaned = () => child.kill("SIGKILL");
   process.once("exit", orphaned);
   child.once("exit", () => process.off("exit", orphaned));
