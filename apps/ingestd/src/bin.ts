@@ -2,8 +2,8 @@
 // The V8 flag keeps the young generation at its smallest (1 MB a semi-space): V8 otherwise grows it to
 // 64 MB under mainnet-shaped blocks, where it cost memory and, beside worker threads, a third more CPU
 // per block. One glibc malloc arena for all threads: with one per thread, memory freed by the block
-// workers stayed fragmented, and a long run's RSS grew by about 30 MB with no more CPU used without
-// them (see the README's benchmarks). Elsewhere than glibc the variable means nothing.
+// workers stayed fragmented, and a long run peaked about 25 MB higher; one arena costs about 2 % more
+// CPU a block (see the README's benchmarks). Elsewhere than glibc the variable means nothing.
 import { enginesNode, nodeVersionProblem } from "./node-version.js";
 
 // Before anything that loads node:sqlite: an older Node would otherwise fail with a stack trace.
